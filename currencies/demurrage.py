@@ -1,0 +1,41 @@
+"""Demurrage money: a holding fee, due every few months on what is held.
+
+Examples: Woergl (1932) charged 1% a month (``rate = "0.01"``,
+``every_months = 1``); the Chiemgauer charges 2% a quarter (``rate = "0.02"``,
+``every_months = 3``). The fee goes to the community fund named by ``fund``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.errors import ConfigError
+
+from .kind import community_currency, decimal_option, int_option, reject_unknown
+from .unit import CurrencyUnit, Demurrage
+
+
+class DemurrageKind:
+    name = "demurrage"
+
+    def build(self, code: str, options: Mapping[str, Any]) -> CurrencyUnit:
+        reject_unknown(code, options, {"rate", "every_months", "fund", "decimals", "name"})
+        rate = decimal_option(code, options, "rate")
+        if not 0 < rate < 1:
+            raise ConfigError(f"currencies.{code}.rate: must be between 0 and 1, got {rate}")
+        every = int_option(code, options, "every_months", 1)
+        if every < 1:
+            raise ConfigError(f"currencies.{code}.every_months: must be at least 1")
+        fund = options.get("fund")
+        if not isinstance(fund, str) or not fund:
+            raise ConfigError(f"currencies.{code}.fund: required, the handle of the community fund")
+        minor_per_major = 10 ** int_option(code, options, "decimals", 2)
+        currency = community_currency(code, minor_per_major, str(options.get("name", code)))
+        return CurrencyUnit(
+            code=code,
+            kind=self.name,
+            currency=currency,
+            minor_per_major=minor_per_major,
+            demurrage=Demurrage(rate=rate, every_months=every, fund=fund),
+        )

@@ -1,0 +1,70 @@
+"""The plugin interface for kinds of currency, and helpers the kinds share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Protocol
+
+import moneyed
+from moneyed import Currency
+
+from gateway.errors import ConfigError
+
+from .unit import CurrencyUnit
+
+
+class CurrencyKind(Protocol):
+    """A kind of currency, found through the ``gateway.currencies`` entry points.
+
+    ``build`` receives the code and the kind's own options from the deployment
+    file (common keys such as ``minimum_budget`` are removed first) and raises
+    ``ConfigError`` naming the option that is wrong.
+    """
+
+    name: ClassVar[str]
+
+    def build(self, code: str, options: Mapping[str, Any]) -> CurrencyUnit: ...
+
+
+def community_currency(code: str, minor_per_major: int, name: str) -> Currency:
+    """A py-moneyed Currency for a code ISO 4217 does not define."""
+    existing = moneyed.CURRENCIES.get(code)
+    if existing is not None and existing.sub_unit == minor_per_major:
+        return existing
+    return moneyed.add_currency(code, None, sub_unit=minor_per_major, name=name)
+
+
+def decimal_option(code: str, options: Mapping[str, Any], key: str, default: str | None = None) -> Decimal:
+    raw = options.get(key, default)
+    if raw is None:
+        raise ConfigError(f"currencies.{code}.{key}: required")
+    if isinstance(raw, float):
+        raise ConfigError(f"currencies.{code}.{key}: write the number as a string or exact decimal")
+    try:
+        return Decimal(str(raw))
+    except InvalidOperation:
+        raise ConfigError(f"currencies.{code}.{key}: {raw!r} is not a number") from None
+
+
+def int_option(code: str, options: Mapping[str, Any], key: str, default: int) -> int:
+    raw = options.get(key, default)
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+        raise ConfigError(f"currencies.{code}.{key}: expected a whole number >= 0, got {raw!r}")
+    return raw
+
+
+def reject_unknown(code: str, options: Mapping[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"currencies.{code}.{unknown[0]}: unknown option for this kind of currency")
+
+
+def credit_floor(code: str, options: Mapping[str, Any], minor_per_major: int) -> int:
+    limit = decimal_option(code, options, "credit_limit", "0")
+    if limit < 0:
+        raise ConfigError(f"currencies.{code}.credit_limit: must be >= 0")
+    scaled = limit * minor_per_major
+    if scaled != scaled.to_integral_value():
+        raise ConfigError(f"currencies.{code}.credit_limit: finer than the currency's minor unit")
+    return -int(scaled)

@@ -1,0 +1,30 @@
+"""Mutual credit (LETS): members may go below zero, down to a credit limit.
+
+Nobody issues this money but the members themselves, so there is no outside
+account: every unit held by one account is owed by another, and the balances
+of the currency sum to zero like every currency of the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .kind import community_currency, credit_floor, int_option, reject_unknown
+from .unit import CurrencyUnit
+
+
+class MutualCreditKind:
+    name = "mutual_credit"
+
+    def build(self, code: str, options: Mapping[str, Any]) -> CurrencyUnit:
+        reject_unknown(code, options, {"credit_limit", "decimals", "name"})
+        minor_per_major = 10 ** int_option(code, options, "decimals", 2)
+        currency = community_currency(code, minor_per_major, str(options.get("name", code)))
+        return CurrencyUnit(
+            code=code,
+            kind=self.name,
+            currency=currency,
+            minor_per_major=minor_per_major,
+            wallet_floor=credit_floor(code, options, minor_per_major),
+        )

@@ -1,0 +1,133 @@
+"""The ledger's self-check: every named invariant, verified from the database.
+
+Each check is one query that returns the rows breaking it, so an empty
+result is a proof for the whole ledger, not a sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from .storage.schema import accounts, postings, receipts, settlements, transactions
+
+
+@dataclass(frozen=True)
+class Breach:
+    invariant: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.invariant}: {self.detail}"
+
+
+def _currency_sums(connection: Connection) -> list[Breach]:
+    rows = connection.execute(
+        select(accounts.c.currency, func.sum(accounts.c.balance)).group_by(accounts.c.currency).having(func.sum(accounts.c.balance) != 0)
+    )
+    return [Breach("L1 zero-sum", f"the balances in {code} add up to {total}, not 0") for code, total in rows]
+
+
+def _balanced_transactions(connection: Connection) -> list[Breach]:
+    rows = connection.execute(
+        select(postings.c.transaction_id, accounts.c.currency, func.sum(postings.c.amount))
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .group_by(postings.c.transaction_id, accounts.c.currency)
+        .having(func.sum(postings.c.amount) != 0)
+        .limit(20)
+    )
+    return [Breach("L1 balanced", f"transaction #{tx} is off by {total} in {code}") for tx, code, total in rows]
+
+
+def _cached_balances(connection: Connection) -> list[Breach]:
+    posted = (
+        select(postings.c.account_id, func.sum(postings.c.amount).label("total"))
+        .group_by(postings.c.account_id)
+        .subquery()
+    )
+    rows = connection.execute(
+        select(accounts.c.id, accounts.c.balance, func.coalesce(posted.c.total, 0))
+        .outerjoin(posted, posted.c.account_id == accounts.c.id)
+        .where(accounts.c.balance != func.coalesce(posted.c.total, 0))
+        .limit(20)
+    )
+    return [Breach("L2 cached balance", f"account #{aid} says {cached}, its postings {total}") for aid, cached, total in rows]
+
+
+def _floors(connection: Connection) -> list[Breach]:
+    rows = connection.execute(
+        select(accounts.c.id, accounts.c.balance, accounts.c.floor)
+        .where(accounts.c.floor.is_not(None), accounts.c.balance < accounts.c.floor)
+        .limit(20)
+    )
+    return [Breach("L3 floor", f"account #{aid} holds {balance}, below its floor {floor}") for aid, balance, floor in rows]
+
+
+def _settled_splits(connection: Connection) -> list[Breach]:
+    done = settlements.c.status == "done"
+    breaches = [
+        Breach("S1 split", f"{period} funder #{funder} {code}: fee + shares + unspent != budget")
+        for period, funder, code in connection.execute(
+            select(settlements.c.period, settlements.c.funder_id, settlements.c.currency)
+            .where(done, settlements.c.fee + settlements.c.distributed + settlements.c.unspent != settlements.c.amount)
+            .limit(20)
+        )
+    ]
+    shares = (
+        select(receipts.c.period, receipts.c.funder_id, receipts.c.currency, func.sum(receipts.c.share).label("total"))
+        .group_by(receipts.c.period, receipts.c.funder_id, receipts.c.currency)
+        .subquery()
+    )
+    breaches += [
+        Breach("S2 receipts", f"{period} funder #{funder} {code}: receipts add up to {total}, not {distributed}")
+        for period, funder, code, distributed, total in connection.execute(
+            select(settlements.c.period, settlements.c.funder_id, settlements.c.currency, settlements.c.distributed,
+                   func.coalesce(shares.c.total, 0))
+            .outerjoin(
+                shares,
+                (shares.c.period == settlements.c.period)
+                & (shares.c.funder_id == settlements.c.funder_id)
+                & (shares.c.currency == settlements.c.currency),
+            )
+            .where(done, settlements.c.distributed != func.coalesce(shares.c.total, 0))
+            .limit(20)
+        )
+    ]
+    wallet_legs = (
+        select(postings.c.transaction_id, func.sum(postings.c.amount).label("taken"))
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .join(transactions, transactions.c.id == postings.c.transaction_id)
+        .where(accounts.c.purpose == "wallet", transactions.c.kind == "settlement")
+        .group_by(postings.c.transaction_id)
+        .subquery()
+    )
+    breaches += [
+        Breach("S3 taken", f"{period} funder #{funder} {code}: the ledger took {-taken}, the budget was {amount}")
+        for period, funder, code, amount, taken in connection.execute(
+            select(settlements.c.period, settlements.c.funder_id, settlements.c.currency, settlements.c.amount,
+                   func.coalesce(wallet_legs.c.taken, 0))
+            .outerjoin(wallet_legs, wallet_legs.c.transaction_id == settlements.c.transaction_id)
+            .where(done, func.coalesce(wallet_legs.c.taken, 0) != -settlements.c.amount)
+            .limit(20)
+        )
+    ]
+    return breaches
+
+
+CHECKS: list[Callable[[Connection], list[Breach]]] = [
+    _currency_sums,
+    _balanced_transactions,
+    _cached_balances,
+    _floors,
+    _settled_splits,
+]
+
+
+def check_ledger(connection: Connection) -> list[Breach]:
+    """Every breach found; an empty list means the ledger holds all its invariants."""
+    breaches: list[Breach] = []
+    for check in CHECKS:
+        breaches.extend(check(connection))
+    return breaches

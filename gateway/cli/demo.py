@@ -1,0 +1,131 @@
+"""``gateway demo``: a whole period on a fresh SQLite file, told step by step.
+
+The clock is fixed (activity in October 2026, settlement on 1 November), so
+the demo prints the same story every time, whatever today is.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timezone
+
+from moneyed import Money
+
+from ..audit import check_ledger
+from ..clock import FixedClock
+from ..config import Settings
+from ..deployment import Deployment, open_deployment
+from ..errors import GatewayError
+from ..periods import period_containing
+from ..reports import receipts_of
+from ..settlement import settle
+from ..storage.migrate import upgrade
+from ..usecases.budgets import set_budget
+from ..usecases.flattr import flattr
+from ..usecases.registry import register_participant, register_thing
+from ..usecases.subscriptions import subscribe
+from ..usecases.top_up import top_up
+from ..usecases.withdraw import withdraw
+from .commands import format_report
+from .output import money_text, table
+
+DURING = datetime(2026, 10, 15, 12, 0, tzinfo=timezone.utc)
+AFTER = datetime(2026, 11, 1, 0, 5, tzinfo=timezone.utc)
+
+
+def run_demo(settings: Settings, path: str) -> int:
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    clock = FixedClock(DURING)
+    deployment = open_deployment(settings, clock=clock)
+    try:
+        upgrade(deployment.engine)
+        _story(deployment, clock)
+        with deployment.engine.connect() as connection:
+            breaches = check_ledger(connection)
+    finally:
+        deployment.close()
+    if breaches:
+        for breach in breaches:
+            print(f"ledger check FAILED: {breach}", file=sys.stderr)
+        return 1
+    print("\nledger check: every invariant holds (zero-sum, balanced, cached balances, floors, settled splits)")
+    print(f"the demo's database is {path}; try `gateway --database-url sqlite:///{path} ledger check`")
+    return 0
+
+
+def _story(deployment: Deployment, clock: FixedClock) -> None:
+    eur = lambda amount: Money(amount, "EUR")  # noqa: E731
+    say = print
+    period = period_containing(DURING, deployment.settings.period)
+    say(f"== {deployment.settings.name}: period {period.id}, fee {deployment.settings.policies['EUR'].fee * 100}% ==")
+    ids = {}
+    for handle, currency in [("alice", "EUR"), ("bob", "USD"), ("carol", "EUR"), ("dave", "GBP"),
+                             ("erin", "EUR"), ("frank", "EUR"), ("grace", "EUR"), ("heidi", "EUR")]:
+        ids[handle] = register_participant(deployment, handle, preferred_currency=currency)
+    things = {}
+    for owner, key, url, title in [
+        ("alice", "comic", "https://alice.example/comic/42", "Alice's comic, episode 42"),
+        ("bob", "project", "https://git.example/bob/libfoo", "libfoo, a free-software library"),
+        ("carol", "post", "https://carol.example/blog/money", "Carol's post on micropayments"),
+        ("carol", "essay", "https://carol.example/blog/commons", "Carol's essay on the commons"),
+        ("dave", "song", "https://dave.example/songs/rain", "Dave's song 'Rain'"),
+    ]:
+        things[key] = register_thing(deployment, ids[owner], url, title, language="en").id
+    say("creators registered 5 things; 4 funders signed up")
+
+    for handle, amount in [("erin", "20.00"), ("frank", "10.00"), ("grace", "5.00")]:
+        result = top_up(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-top-up-{handle}")
+        say(f"{handle} tops up {money_text(deployment.currencies, result.amount)} through the sandbox rail: {result.status}")
+    set_budget(deployment, ids["erin"], eur("10.00"))
+    set_budget(deployment, ids["frank"], eur("10.00"))
+    say("erin and frank set a budget of 10.00 EUR a month; grace keeps the minimum, 2.00 EUR")
+
+    for key in ("comic", "project", "post", "song"):
+        flattr(deployment, ids["erin"], things[key])
+    say("erin flattrs the comic, the project, the post and the song (1 point each)")
+    flattr(deployment, ids["frank"], things["comic"])
+    flattr(deployment, ids["frank"], things["project"])
+    flattr(deployment, ids["frank"], things["post"], points=2)
+    say("frank flattrs the comic and the project, and gives the post 2 points")
+    subscribe(deployment, ids["grace"], things["project"], points=3)
+    flattr(deployment, ids["grace"], things["essay"])
+    say("grace subscribes to the project with 3 points, and flattrs the essay")
+
+    for label, action in [
+        ("heidi (empty wallet) flattrs the comic", lambda: flattr(deployment, ids["heidi"], things["comic"])),
+        ("carol flattrs her own post", lambda: flattr(deployment, ids["carol"], things["post"])),
+    ]:
+        try:
+            action()
+        except GatewayError as error:
+            say(f"{label}: refused, {error.code} ({error.message})")
+
+    declined = top_up(deployment, ids["erin"], eur("5.13"), "sandbox", key="demo-declined")
+    say(f"erin tops up 5.13 EUR: {declined.status} ({declined.error}); nothing moved")
+
+    clock.set(AFTER)
+    say(f"\n== {AFTER:%Y-%m-%d %H:%M} UTC: the period has ended; settling {period.id} ==")
+    report = settle(deployment, period)
+    say(format_report(deployment, report))
+
+    say("\nwhere each funder's budget went:")
+    with deployment.engine.connect() as connection:
+        for handle in ("erin", "frank", "grace"):
+            for receipt in receipts_of(connection, deployment.settings, ids[handle], period.id):
+                text = lambda money: money_text(deployment.currencies, money)  # noqa: E731
+                say(f"  {handle}: budget {text(receipt.budget)}, fee {text(receipt.fee)}")
+                say(table(["thing", "creator", "points", "share"],
+                          [[line.title, line.creator, line.points, text(line.share)] for line in receipt.lines], indent="    "))
+
+    say("\ncreators withdraw:")
+    for handle, amount in [("bob", "4.00"), ("alice", "4.00"), ("dave", "2.25"), ("carol", "0.50")]:
+        try:
+            result = withdraw(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-withdraw-{handle}")
+            rate = f" at {result.rate.value:.4f} ({result.rate.source}, {result.rate.on})" if result.rate.base != result.rate.quote else ""
+            say(f"  {handle} withdraws {money_text(deployment.currencies, result.amount)} -> "
+                f"{money_text(deployment.currencies, result.payout)}{rate}: {result.status}")
+        except GatewayError as error:
+            say(f"  {handle} withdraws {amount} EUR: refused, {error.code} ({error.message})")

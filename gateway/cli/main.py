@@ -1,0 +1,69 @@
+"""``gateway``: the operator's command line.
+
+Errors are one line on stderr and a non-zero exit: 2 for a command line
+that is wrong, 1 for anything the gateway refuses (the line names its code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..config import load_settings
+from ..errors import GatewayError
+from . import commands
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gateway", description="An open, self-hostable Flattr: a multi-currency micropayment gateway.")
+    parser.add_argument("--config", metavar="PATH", help="deployment file (default: $GATEWAY_CONFIG, else the embedded default)")
+    parser.add_argument("--database-url", metavar="URL", help="override the deployment's database URL")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
+
+    demo = sub.add_parser("demo", help="run a whole period on a fresh SQLite file and show who paid whom")
+    demo.add_argument("--database", metavar="FILE", default="gateway-demo.sqlite3", help="the SQLite file to (re)create")
+    demo.set_defaults(run=commands.demo)
+
+    settle = sub.add_parser("settle", help="settle a period (by default the last one that ended), or finish settling it")
+    settle.add_argument("--period", metavar="ID", help="the period, like 2026-11 (or 2026-W48 on a weekly deployment)")
+    settle.set_defaults(run=commands.settle)
+
+    report = sub.add_parser("report", help="show a settled period's totals per currency and per creator")
+    report.add_argument("--period", metavar="ID", required=True)
+    report.set_defaults(run=commands.report)
+
+    ledger = sub.add_parser("ledger", help="the ledger")
+    ledger_sub = ledger.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    ledger_sub.add_parser("check", help="verify every invariant of the ledger; exit 1 naming any breach").set_defaults(
+        run=commands.ledger_check
+    )
+
+    db = sub.add_parser("db", help="the database schema")
+    db_sub = db.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    db_sub.add_parser("upgrade", help="apply the schema migrations (Alembic) up to the latest").set_defaults(run=commands.db_upgrade)
+
+    sub.add_parser("currencies", help="show the configured currencies, rails and rates").set_defaults(run=commands.currencies)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config, **({"database_url": args.database_url} if args.database_url else {}))
+        return args.run(settings, args) or 0
+    except GatewayError as error:
+        print(f"gateway: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gateway: interrupted; run the same command again to finish", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

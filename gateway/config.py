@@ -1,0 +1,212 @@
+"""The deployment file: read, validated, and turned into ``Settings``.
+
+A file is TOML. Numbers with a fraction are read as ``Decimal``, so
+``fee = 0.10`` never becomes a float. Any mistake stops start-up with one
+line naming the file, the key and what is wrong (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from currencies import CurrencyRegistry, CurrencyUnit, build_unit, load_kinds
+
+from .errors import ConfigError, GatewayError
+from .periods import PeriodLength
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+ENV_CONFIG = "GATEWAY_CONFIG"
+ENV_DATABASE_URL = "GATEWAY_DATABASE_URL"
+
+Amount = str | int | Decimal
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class _Database(_Strict):
+    url: str = "sqlite:///gateway.sqlite3"
+
+
+class _Platform(_Strict):
+    name: str = "Flattr gateway"
+    default_currency: str
+    fee: Decimal = Field(ge=0, lt=1)
+    period: Literal["month", "week"] = "month"
+    weighted_points: bool = False
+    max_points: int = Field(default=1, ge=1, le=1000)
+    unspent: str = "return"
+    give_to_receive: bool = False
+    settle_batch: int = Field(default=10_000, ge=1)
+
+
+class _Currency(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    kind: str
+    minimum_budget: Amount
+    minimum_withdrawal: Amount = "0"
+    fee: Decimal | None = Field(default=None, ge=0, lt=1)
+
+
+class _Rates(_Strict):
+    providers: list[Literal["static", "ecb"]] = ["static"]
+    date: dt.date | None = None
+    static: dict[str, Decimal] = {}
+
+
+class _File(_Strict):
+    database: _Database = _Database()
+    platform: _Platform
+    currencies: dict[str, _Currency]
+    rails: dict[str, dict[str, Any]] = {}
+    rates: _Rates = _Rates()
+
+
+@dataclass(frozen=True)
+class CurrencyPolicy:
+    """A currency of the deployment and the operator's rules for it."""
+
+    unit: CurrencyUnit
+    minimum_budget: int
+    minimum_withdrawal: int
+    fee: Decimal
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: str
+    name: str
+    database_url: str
+    default_currency: str
+    currencies: CurrencyRegistry
+    policies: dict[str, CurrencyPolicy]
+    period: PeriodLength
+    weighted_points: bool
+    max_points: int
+    unspent: str  # "return" or "account:<handle>"
+    give_to_receive: bool
+    settle_batch: int
+    rails: dict[str, dict[str, Any]]
+    rate_providers: list[str]
+    static_rates: dict[tuple[str, str], Decimal]
+    rates_date: dt.date | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def policy(self, code: str) -> CurrencyPolicy:
+        self.currencies.get(code)  # raises CurrencyNotEnabled
+        return self.policies[code]
+
+    @property
+    def unspent_account(self) -> str | None:
+        return self.unspent.split(":", 1)[1] if self.unspent.startswith("account:") else None
+
+
+def config_path(explicit: str | os.PathLike | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_CONFIG):
+        return Path(os.environ[ENV_CONFIG])
+    return DEFAULT_CONFIG
+
+
+def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Settings:
+    """Read and check a deployment file; ``overrides`` replace keys of ``[platform]`` or ``database_url``."""
+    source = config_path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{source}: cannot read the deployment file ({error.strerror})") from None
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source}: not valid TOML ({error})") from None
+    return settings_from_dict(data, source=str(source), **overrides)
+
+
+def settings_from_dict(data: dict[str, Any], source: str = "<memory>", **overrides: Any) -> Settings:
+    database_url = overrides.pop("database_url", None) or os.environ.get(ENV_DATABASE_URL)
+    if overrides:
+        data = {**data, "platform": {**data.get("platform", {}), **overrides}}
+    try:
+        raw = _File.model_validate(data)
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{source}: {key}: {first['msg'].lower()}") from None
+    try:
+        return _build(raw, source, database_url or raw.database.url)
+    except GatewayError as error:
+        raise ConfigError(f"{source}: {error.message}") from None
+
+
+def _build(raw: _File, source: str, database_url: str) -> Settings:
+    if not raw.currencies:
+        raise ConfigError("currencies: enable at least one currency")
+    kinds = load_kinds()
+    policies: dict[str, CurrencyPolicy] = {}
+    for code, spec in raw.currencies.items():
+        unit = build_unit(code, spec.kind, spec.model_extra or {}, kinds)
+        policies[code] = CurrencyPolicy(
+            unit=unit,
+            minimum_budget=_amount(unit, spec.minimum_budget, f"currencies.{code}.minimum_budget", positive=True),
+            minimum_withdrawal=_amount(unit, spec.minimum_withdrawal, f"currencies.{code}.minimum_withdrawal"),
+            fee=raw.platform.fee if spec.fee is None else spec.fee,
+        )
+    registry = CurrencyRegistry({code: policy.unit for code, policy in policies.items()})
+    platform = raw.platform
+    if platform.default_currency not in registry:
+        raise ConfigError(f"platform.default_currency: {platform.default_currency!r} is not among [currencies]")
+    if platform.unspent != "return" and not (platform.unspent.startswith("account:") and len(platform.unspent) > 8):
+        raise ConfigError(f"platform.unspent: expected 'return' or 'account:<handle>', got {platform.unspent!r}")
+    for name, options in raw.rails.items():
+        for code in options.get("currencies", []):
+            if code not in registry:
+                raise ConfigError(f"rails.{name}.currencies: {code!r} is not among [currencies]")
+    return Settings(
+        source=source,
+        name=platform.name,
+        database_url=database_url,
+        default_currency=platform.default_currency,
+        currencies=registry,
+        policies=policies,
+        period=platform.period,
+        weighted_points=platform.weighted_points,
+        max_points=platform.max_points if platform.weighted_points else 1,
+        unspent=platform.unspent,
+        give_to_receive=platform.give_to_receive,
+        settle_batch=platform.settle_batch,
+        rails=raw.rails,
+        rate_providers=list(raw.rates.providers),
+        static_rates=_static_rates(raw.rates.static),
+        rates_date=raw.rates.date,
+    )
+
+
+def _amount(unit: CurrencyUnit, value: Amount, key: str, positive: bool = False) -> int:
+    try:
+        minor = unit.parse(str(value))
+    except GatewayError as error:
+        raise ConfigError(f"{key}: {error.message}") from None
+    if minor < 0 or (positive and minor == 0):
+        raise ConfigError(f"{key}: must be {'more than' if positive else 'at least'} zero")
+    return minor
+
+
+def _static_rates(table: dict[str, Decimal]) -> dict[tuple[str, str], Decimal]:
+    rates = {}
+    for pair, value in table.items():
+        base, _, quote = pair.partition("/")
+        if not base or not quote or value <= 0:
+            raise ConfigError(f"rates.static.{pair}: write pairs as \"EUR/USD\" = \"1.10\", with a positive rate")
+        rates[base, quote] = value
+    return rates

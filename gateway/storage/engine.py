@@ -1,0 +1,85 @@
+"""Engines for the two supported databases, each set up for safe concurrent writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+T = TypeVar("T")
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for ``postgresql://`` URLs, whatever driver is installed beside it."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    url = normalize_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, and BEGIN IMMEDIATE.
+
+    A write transaction takes SQLite's write lock when it begins, not at its
+    first write, so two writers queue up instead of failing with "database is
+    locked" halfway through.
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite(connection: Connection | Engine) -> bool:
+    return connection.dialect.name == "sqlite"
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    """Whether running the same work again may succeed.
+
+    A deadlock, a serialization failure or a busy SQLite, and also a unique
+    violation: work that looks before it inserts (get-or-create, idempotency
+    keys) lost a race, and on the next run it finds the winner's row.
+    """
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in ("40001", "40P01", "23505"):
+        return True
+    message = str(error.orig)
+    if isinstance(error, IntegrityError):
+        return "UNIQUE constraint failed" in message
+    return isinstance(error, OperationalError) and "locked" in message
+
+
+def run_in_transaction(engine: Engine, work: Callable[[Connection], T], attempts: int = 5) -> T:
+    """Run ``work`` in one database transaction, again while the database says a retry may succeed."""
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as connection:
+                return work(connection)
+        except DBAPIError as error:
+            if attempt + 1 == attempts or not is_retryable(error):
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,251 @@
+"""The database schema, as SQLAlchemy Core tables.
+
+Migrations (``storage/migrations``) are generated from this metadata and a
+test checks the two never drift. Money columns are integer minor units.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+Id = BigInteger().with_variant(Integer, "sqlite")
+Minor = BigInteger  # an amount in minor units
+Code = String(12)  # a currency code
+PeriodId = String(10)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("handle", String(64), nullable=False, unique=True),
+    Column("kind", String(12), nullable=False),  # person | system
+    Column("preferred_currency", Code),
+    Column("language", String(8), nullable=False, server_default="en"),
+    Column("frozen", Boolean, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("kind IN ('person', 'system')", name="kind"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("owner_id", Id, ForeignKey("participants.id"), nullable=False),
+    Column("purpose", String(12), nullable=False),
+    Column("currency", Code, nullable=False),
+    Column("floor", Minor),  # NULL: no floor (the outside world, the exchange)
+    Column("balance", Minor, nullable=False, server_default="0"),
+    UniqueConstraint("owner_id", "purpose", "currency"),
+    # The database itself refuses an overdraft, whoever writes.
+    CheckConstraint("floor IS NULL OR balance >= floor", name="floor"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column("idempotency_key", String(200), unique=True),
+    Column("request_hash", String(64)),
+    Column("period", PeriodId),
+    Column("meta", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("transaction_id", Id, ForeignKey("transactions.id"), nullable=False, index=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("amount", Minor, nullable=False),
+    CheckConstraint("amount <> 0", name="nonzero"),
+)
+
+things = Table(
+    "things",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("owner_id", Id, ForeignKey("participants.id"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False, unique=True),
+    Column("title", String(300), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("language", String(8)),
+    Column("category", String(32)),
+    Column("hidden", Boolean, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+flattrs = Table(
+    "flattrs",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("period", PeriodId, nullable=False),
+    Column("funder_id", Id, ForeignKey("participants.id"), nullable=False),
+    Column("thing_id", Id, ForeignKey("things.id"), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("source", String(12), nullable=False),  # click | subscription
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("period", "funder_id", "thing_id"),
+    CheckConstraint("points > 0", name="points"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("funder_id", Id, ForeignKey("participants.id"), nullable=False),
+    Column("thing_id", Id, ForeignKey("things.id"), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("periods_left", Integer),  # NULL: until cancelled
+    Column("status", String(12), nullable=False),  # active | cancelled | finished
+    Column("last_period", PeriodId),  # the last period it was applied to
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("funder_id", "thing_id"),
+    CheckConstraint("points > 0", name="points"),
+    CheckConstraint("periods_left IS NULL OR periods_left >= 0", name="periods_left"),
+)
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("funder_id", Id, ForeignKey("participants.id"), primary_key=True),
+    Column("currency", Code, primary_key=True),
+    Column("amount", Minor, nullable=False),
+    CheckConstraint("amount > 0", name="positive"),
+)
+
+periods = Table(
+    "periods",
+    metadata,
+    Column("id", PeriodId, primary_key=True),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("status", String(12), nullable=False),  # settling | closed
+    Column("give_to_receive", Boolean, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+)
+
+settlements = Table(
+    "settlements",
+    metadata,
+    Column("period", PeriodId, ForeignKey("periods.id"), primary_key=True),
+    Column("funder_id", Id, ForeignKey("participants.id"), primary_key=True),
+    Column("currency", Code, primary_key=True),
+    Column("amount", Minor, nullable=False),  # the budget to take, fixed when the period starts settling
+    Column("status", String(12), nullable=False),  # pending | done | returned | no_means
+    Column("flattrs", Integer, nullable=False),  # how many flattrs the funder made in the period
+    Column("fee", Minor, nullable=False, server_default="0"),
+    Column("distributed", Minor, nullable=False, server_default="0"),
+    Column("unspent", Minor, nullable=False, server_default="0"),
+    Column("transaction_id", Id, ForeignKey("transactions.id")),
+    Index("ix_settlements_period_status", "period", "status"),
+)
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("period", PeriodId, nullable=False),
+    Column("funder_id", Id, nullable=False),
+    Column("currency", Code, nullable=False),
+    Column("thing_id", Id, nullable=False),
+    Column("creator_id", Id, nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("share", Minor, nullable=False),
+    Column("transaction_id", Id, ForeignKey("transactions.id"), nullable=False),
+    Index("ix_receipts_period_funder", "period", "funder_id"),
+    Index("ix_receipts_period_creator", "period", "creator_id"),
+)
+
+period_totals = Table(
+    "period_totals",
+    metadata,
+    Column("period", PeriodId, ForeignKey("periods.id"), primary_key=True),
+    Column("currency", Code, primary_key=True),
+    Column("funders", Integer, nullable=False),
+    Column("budgets", Minor, nullable=False),
+    Column("fees", Minor, nullable=False),
+    Column("distributed", Minor, nullable=False),
+    Column("unspent", Minor, nullable=False),
+    Column("demurrage", Minor, nullable=False),
+)
+
+creator_totals = Table(
+    "creator_totals",
+    metadata,
+    Column("period", PeriodId, ForeignKey("periods.id"), primary_key=True),
+    Column("currency", Code, primary_key=True),
+    Column("creator_id", Id, ForeignKey("participants.id"), primary_key=True),
+    Column("earned", Minor, nullable=False),
+    Column("funders", Integer, nullable=False),
+)
+
+top_ups = Table(
+    "top_ups",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("funder_id", Id, ForeignKey("participants.id"), nullable=False),
+    Column("rail", String(32), nullable=False),
+    Column("currency", Code, nullable=False),
+    Column("amount", Minor, nullable=False),
+    Column("status", String(12), nullable=False),  # pending | succeeded | failed
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("rail_reference", String(200)),
+    Column("next_action", JSON),
+    Column("error", String(500)),
+    Column("transaction_id", Id, ForeignKey("transactions.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount > 0", name="positive"),
+)
+
+withdrawals = Table(
+    "withdrawals",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("creator_id", Id, ForeignKey("participants.id"), nullable=False),
+    Column("rail", String(32), nullable=False),
+    Column("currency", Code, nullable=False),
+    Column("amount", Minor, nullable=False),
+    Column("payout_currency", Code, nullable=False),
+    Column("payout_amount", Minor, nullable=False),
+    Column("rate", String(40), nullable=False),
+    Column("rate_date", Date, nullable=False),
+    Column("rate_source", String(32), nullable=False),
+    Column("status", String(12), nullable=False),  # pending | paid | failed
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("rail_reference", String(200)),
+    Column("error", String(500)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount > 0", name="positive"),
+)

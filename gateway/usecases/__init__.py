@@ -1,0 +1,1 @@
+"""Use cases: what funders, creators and operators do, each in its own module."""

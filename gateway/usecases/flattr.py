@@ -1,0 +1,114 @@
+"""Flattring: a click on a thing, counted in the period it happens in.
+
+A funder flattrs a thing once a period; with weighted points switched on, a
+further click adds points, up to the deployment's maximum. Nothing moves
+until the period is settled; a flattr can be taken back until then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from ..deployment import Deployment
+from ..errors import AlreadyFlattred, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
+from ..funding import has_means
+from ..periods import Period, period_containing
+from ..storage.engine import run_in_transaction
+from ..storage.schema import flattrs, periods, things
+from .common import person
+
+
+@dataclass(frozen=True)
+class Flattr:
+    period: str
+    funder_id: int
+    thing_id: int
+    points: int
+
+
+def current_period(deployment: Deployment) -> Period:
+    return period_containing(deployment.clock.now(), deployment.settings.period)
+
+
+def check_points(deployment: Deployment, points: int) -> None:
+    most = deployment.settings.max_points
+    if not isinstance(points, int) or isinstance(points, bool) or not 1 <= points <= most:
+        hint = "weighted points are off on this deployment" if most == 1 else f"at most {most}"
+        raise ValidationError(f"points must be a whole number from 1 to {most} ({hint})", field="points")
+
+
+def ensure_open(connection: Connection, period: Period) -> None:
+    """Refuse a change to a period that has begun settling (and hold it open until we commit)."""
+    status = connection.execute(
+        select(periods.c.status).where(periods.c.id == period.id).with_for_update(read=True)
+    ).scalar()
+    if status is not None:
+        raise PeriodClosed(f"the period {period.id} is {status}; flattrs now count in the next one")
+
+
+def fundable_thing(connection: Connection, funder_id: int, thing_id: int):
+    thing = connection.execute(select(things.c.owner_id, things.c.hidden).where(things.c.id == thing_id)).first()
+    if thing is None or thing.hidden:
+        raise NotFound(f"no thing #{thing_id}", thing=thing_id)
+    if thing.owner_id == funder_id:
+        raise OwnThing("you cannot flattr your own thing")
+    return thing
+
+
+def flattr(deployment: Deployment, funder_id: int, thing_id: int, points: int = 1) -> Flattr:
+    check_points(deployment, points)
+    period = current_period(deployment)
+    settings = deployment.settings
+
+    def work(connection: Connection) -> Flattr:
+        person(connection, funder_id)
+        ensure_open(connection, period)
+        fundable_thing(connection, funder_id, thing_id)
+        if not has_means(connection, settings, funder_id):
+            raise NoMeans("top up your wallet to at least the minimum budget before flattring")
+        where = (flattrs.c.period == period.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id)
+        given = connection.execute(select(flattrs.c.points).where(*where)).scalar()
+        if given is None:
+            connection.execute(
+                insert(flattrs).values(
+                    period=period.id, funder_id=funder_id, thing_id=thing_id, points=points,
+                    source="click", created_at=deployment.clock.now(),
+                )
+            )
+            return Flattr(period.id, funder_id, thing_id, points)
+        if given >= settings.max_points:
+            raise AlreadyFlattred(f"you already flattred this thing in {period.id}", points=given)
+        total = min(settings.max_points, given + points)
+        connection.execute(update(flattrs).where(*where).values(points=total))
+        return Flattr(period.id, funder_id, thing_id, total)
+
+    return run_in_transaction(deployment.engine, work)
+
+
+def unflattr(deployment: Deployment, funder_id: int, thing_id: int) -> None:
+    """Take back this period's flattr of a thing, before the period settles."""
+    period = current_period(deployment)
+
+    def work(connection: Connection) -> None:
+        ensure_open(connection, period)
+        removed = connection.execute(
+            delete(flattrs).where(
+                flattrs.c.period == period.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id
+            )
+        ).rowcount
+        if not removed:
+            raise NotFound(f"you did not flattr thing #{thing_id} in {period.id}")
+
+    run_in_transaction(deployment.engine, work)
+
+
+def flattrs_of(deployment: Deployment, funder_id: int, period: Period) -> list[Flattr]:
+    with deployment.engine.connect() as connection:
+        rows = connection.execute(
+            select(flattrs.c.thing_id, flattrs.c.points)
+            .where(flattrs.c.period == period.id, flattrs.c.funder_id == funder_id)
+            .order_by(flattrs.c.thing_id)
+        )
+        return [Flattr(period.id, funder_id, row.thing_id, row.points) for row in rows]

@@ -1,0 +1,72 @@
+"""Signing up participants and registering things."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, insert, select
+
+from ..deployment import Deployment
+from ..errors import Conflict, ValidationError
+from ..storage.engine import run_in_transaction
+from ..storage.schema import participants, things
+from .common import person
+
+HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,63}")
+
+
+@dataclass(frozen=True)
+class Thing:
+    id: int
+    owner_id: int
+    url: str
+    title: str
+
+
+def register_participant(
+    deployment: Deployment, handle: str, preferred_currency: str | None = None, language: str = "en"
+) -> int:
+    if not HANDLE.fullmatch(handle or "") or handle.startswith("rail:"):
+        raise ValidationError("a handle is 2 to 64 letters, digits, '_', '.' or '-'", field="handle")
+    if preferred_currency is not None:
+        deployment.currencies.get(preferred_currency)
+
+    def work(connection: Connection) -> int:
+        if connection.execute(select(participants.c.id).where(participants.c.handle == handle)).first():
+            raise Conflict(f"the handle {handle!r} is taken", field="handle")
+        values = dict(
+            handle=handle, kind="person", preferred_currency=preferred_currency, language=language,
+            created_at=deployment.clock.now(),
+        )
+        return connection.execute(insert(participants).values(**values)).inserted_primary_key[0]
+
+    return run_in_transaction(deployment.engine, work)
+
+
+def register_thing(
+    deployment: Deployment,
+    owner_id: int,
+    url: str,
+    title: str,
+    language: str | None = None,
+    category: str | None = None,
+    description: str = "",
+) -> Thing:
+    if not re.match(r"https?://[^\s/]+", url or "") or len(url) > 2000:
+        raise ValidationError("a thing's url is an http(s) address of at most 2000 characters", field="url")
+    if not title or len(title) > 300:
+        raise ValidationError("a thing's title is 1 to 300 characters", field="title")
+
+    def work(connection: Connection) -> Thing:
+        person(connection, owner_id)
+        if connection.execute(select(things.c.id).where(things.c.url == url)).first():
+            raise Conflict(f"{url} is already registered", field="url")
+        values = dict(
+            owner_id=owner_id, url=url, title=title, language=language, category=category,
+            description=description, created_at=deployment.clock.now(),
+        )
+        thing_id = connection.execute(insert(things).values(**values)).inserted_primary_key[0]
+        return Thing(thing_id, owner_id, url, title)
+
+    return run_in_transaction(deployment.engine, work)

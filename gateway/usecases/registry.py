@@ -13,7 +13,7 @@ from ..storage.engine import run_in_transaction
 from ..storage.schema import participants, things
 from .common import person
 
-HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,63}")
+HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def register_participant(
     deployment: Deployment, handle: str, preferred_currency: str | None = None, language: str = "en"
 ) -> int:
     if not HANDLE.fullmatch(handle or "") or handle.startswith("rail:"):
-        raise ValidationError("a handle is 2 to 64 letters, digits, '_', '.' or '-'", field="handle")
+        raise ValidationError("a handle is 1 to 64 letters, digits, '_', '.' or '-'", field="handle")
     if preferred_currency is not None:
         deployment.currencies.get(preferred_currency)
 

@@ -1,0 +1,203 @@
+"""Settlement on a real database: splits, receipts, subscriptions, policies, idempotence."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from moneyed import Money
+from sqlalchemy import func, select
+
+from gateway.audit import check_ledger
+from gateway.errors import PeriodNotEnded
+from gateway.periods import parse_period
+from gateway.reports import receipts_of
+from gateway.settlement import settle
+from gateway.storage.schema import postings, settlements, transactions
+from gateway.usecases.budgets import set_budget
+from gateway.usecases.flattr import flattr
+from gateway.usecases.registry import register_participant, register_thing
+from gateway.usecases.subscriptions import cancel, subscribe
+from gateway.usecases.top_up import top_up
+
+from .support import NOVEMBER, config, eur
+
+OCTOBER = parse_period("2026-10", "month")
+
+
+def people(deployment, *handles, currency="EUR"):
+    return {h: register_participant(deployment, h, preferred_currency=currency) for h in handles}
+
+
+def thing(deployment, owner, name):
+    return register_thing(deployment, owner, f"https://example.org/{name}", name.title()).id
+
+
+def fund(deployment, funder, amount="20.00", budget=None):
+    top_up(deployment, funder, eur(amount), "sandbox", key=f"fund-{funder}-{amount}")
+    if budget:
+        set_budget(deployment, funder, eur(budget))
+
+
+def settle_october(deployment):
+    deployment.clock.set(NOVEMBER)
+    return settle(deployment, OCTOBER)
+
+
+def shares(deployment, funder, currency="EUR"):
+    with deployment.engine.connect() as connection:
+        (receipt,) = [r for r in receipts_of(connection, deployment.settings, funder, OCTOBER.id) if r.currency == currency]
+    return receipt
+
+
+def assert_ledger_ok(deployment):
+    with deployment.engine.connect() as connection:
+        assert check_ledger(connection) == []
+
+
+def test_ten_euros_among_four_things(deployment):
+    ids = people(deployment, "fan", "a", "b", "c", "d")
+    things = [thing(deployment, ids[h], h) for h in "abcd"]
+    fund(deployment, ids["fan"], budget="10.00")
+    for t in things:
+        flattr(deployment, ids["fan"], t)
+    report = settle_october(deployment)
+    receipt = shares(deployment, ids["fan"])
+    assert receipt.fee == eur("1.00")
+    assert [line.share for line in receipt.lines] == [eur("2.25")] * 4
+    assert report.currencies[0].budgets == eur("10.00")
+    assert {c.handle: c.earned for c in report.creators} == {h: eur("2.25") for h in "abcd"}
+    assert_ledger_ok(deployment)
+
+
+def test_weighted_points(deployment_factory):
+    deployment = deployment_factory(config(weighted_points=True))
+    ids = people(deployment, "fan", "a", "b", "c")
+    things = {h: thing(deployment, ids[h], h) for h in "abc"}
+    fund(deployment, ids["fan"], budget="10.00")
+    flattr(deployment, ids["fan"], things["a"])
+    flattr(deployment, ids["fan"], things["b"])
+    flattr(deployment, ids["fan"], things["c"])
+    flattr(deployment, ids["fan"], things["c"])  # a second click adds a point
+    settle_october(deployment)
+    assert [line.share for line in shares(deployment, ids["fan"]).lines] == [eur("2.25"), eur("2.25"), eur("4.50")]
+
+
+def test_settling_twice_changes_nothing(deployment):
+    ids = people(deployment, "fan", "a")
+    fund(deployment, ids["fan"], budget="3.00")
+    flattr(deployment, ids["fan"], thing(deployment, ids["a"], "a"))
+    first = settle_october(deployment)
+    with deployment.engine.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(postings)).scalar()
+    second = settle(deployment, OCTOBER)
+    with deployment.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(postings)).scalar() == count
+    assert first == second
+
+
+def test_a_period_cannot_settle_before_it_ends(deployment):
+    with pytest.raises(PeriodNotEnded):
+        settle(deployment, OCTOBER)
+
+
+def test_budget_is_capped_by_the_wallet_and_no_means_skips(deployment):
+    ids = people(deployment, "rich", "poor", "a")
+    a = thing(deployment, ids["a"], "a")
+    fund(deployment, ids["rich"], "5.00", budget="10.00")  # budget above the wallet: takes the wallet
+    fund(deployment, ids["poor"], "2.00")
+    flattr(deployment, ids["rich"], a)
+    flattr(deployment, ids["poor"], a)
+    settle_october(deployment)
+    assert shares(deployment, ids["rich"]).budget == eur("5.00")
+    assert shares(deployment, ids["poor"]).budget == eur("2.00")
+    assert_ledger_ok(deployment)
+
+
+def test_subscription_flattrs_every_period_until_its_end(deployment):
+    ids = people(deployment, "fan", "a")
+    a = thing(deployment, ids["a"], "a")
+    fund(deployment, ids["fan"], "20.00")
+    subscribe(deployment, ids["fan"], a, periods=2)
+    settle_october(deployment)
+    assert [line.share for line in shares(deployment, ids["fan"]).lines] == [eur("1.80")]
+    for month, expected in (("2026-11", 1), ("2026-12", 0)):
+        period = parse_period(month, "month")
+        deployment.clock.set(period.ends_at)
+        settle(deployment, period)
+        with deployment.engine.connect() as connection:
+            count = connection.execute(
+                select(func.count()).select_from(settlements).where(settlements.c.period == month, settlements.c.status == "done")
+            ).scalar()
+        assert count == expected
+
+
+def test_cancelled_subscription_stops(deployment):
+    ids = people(deployment, "fan", "a")
+    a = thing(deployment, ids["a"], "a")
+    fund(deployment, ids["fan"], "20.00")
+    subscribe(deployment, ids["fan"], a)
+    cancel(deployment, ids["fan"], a)
+    settle_october(deployment)
+    with deployment.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(settlements)).scalar() == 0
+
+
+def test_unspent_budget_goes_to_the_named_account(deployment_factory):
+    deployment = deployment_factory(config(unspent="account:charity"))
+    ids = people(deployment, "idle")
+    fund(deployment, ids["idle"], "10.00", budget="4.00")
+    report = settle_october(deployment)
+    assert report.currencies[0].unspent == eur("4.00")
+    assert shares(deployment, ids["idle"]).unspent == eur("4.00")
+    assert_ledger_ok(deployment)
+
+
+def test_unspent_budget_returns_by_default(deployment):
+    ids = people(deployment, "idle")
+    fund(deployment, ids["idle"], "10.00", budget="4.00")
+    report = settle_october(deployment)
+    assert report.currencies == []
+
+
+def test_give_to_receive(deployment_factory):
+    deployment = deployment_factory(config(give_to_receive=True))
+    ids = people(deployment, "fan", "giver", "taker")
+    giver_thing = thing(deployment, ids["giver"], "giver")
+    taker_thing = thing(deployment, ids["taker"], "taker")
+    other = thing(deployment, ids["fan"], "fan")
+    fund(deployment, ids["fan"], budget="10.00")
+    fund(deployment, ids["giver"], budget="2.00")
+    flattr(deployment, ids["fan"], giver_thing)
+    flattr(deployment, ids["fan"], taker_thing)  # taker never funds: gets nothing
+    flattr(deployment, ids["giver"], other)
+    report = settle_october(deployment)
+    earned = {c.handle: c.earned for c in report.creators}
+    assert earned == {"giver": eur("9.00"), "fan": eur("1.80")}
+    assert_ledger_ok(deployment)
+
+
+def test_every_settlement_transaction_is_keyed(deployment):
+    ids = people(deployment, "fan", "a", "b")
+    fund(deployment, ids["fan"], budget="3.00")
+    flattr(deployment, ids["fan"], thing(deployment, ids["a"], "a"))
+    flattr(deployment, ids["fan"], thing(deployment, ids["b"], "b"))
+    settle_october(deployment)
+    with deployment.engine.connect() as connection:
+        keys = connection.execute(select(transactions.c.idempotency_key).where(transactions.c.kind == "settlement")).scalars().all()
+    assert keys == [f"settle:2026-10:{ids['fan']}:EUR"]
+
+
+def test_rotation_of_the_spare_cent_is_deterministic(deployment_factory):
+    """Three funders give 0.05 EUR each to the same three things (fee 0): the spare cents spread."""
+    deployment = deployment_factory(config(fee=Decimal(0)))
+    ids = people(deployment, "a", "b", "c", "f1", "f2", "f3")
+    things = [thing(deployment, ids[h], h) for h in "abc"]
+    for funder in ("f1", "f2", "f3"):
+        fund(deployment, ids[funder], "2.05")
+        set_budget(deployment, ids[funder], Money("2.05", "EUR"))
+        for t in things:
+            flattr(deployment, ids[funder], t)
+    report = settle_october(deployment)
+    # 3 x 2.05 = 6.15 over three things: each gets 2.05 exactly, the spare cents rotating by funder.
+    assert sorted(c.earned for c in report.creators) == [eur("2.05")] * 3

@@ -1,0 +1,151 @@
+"""Top-ups and withdrawals through the sandbox rail, with their errors."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from moneyed import Money
+from sqlalchemy import func, select
+
+from adapters import RailResult
+from gateway.audit import check_ledger
+from gateway.errors import (
+    BelowMinimum,
+    CurrencyNotEnabled,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    RailNotEnabled,
+    ValidationError,
+)
+from gateway.ledger import balances
+from gateway.storage.schema import accounts, transactions, withdrawals
+from gateway.usecases.registry import register_participant
+from gateway.usecases.top_up import complete_top_up, top_up
+from gateway.usecases.withdraw import withdraw
+
+from .support import eur
+
+
+def earnings(deployment, creator, amount="10.00", code="EUR"):
+    """Give a creator earnings the way settlement does: a balanced transaction from a funder's wallet."""
+    from gateway.accounts import account
+    from gateway.ledger import Entry, Leg, post
+
+    funder = register_participant(deployment, f"funder-of-{creator}")
+    top_up(deployment, funder, Money(amount, code), "sandbox", key=f"seed-{creator}-{code}")
+    unit = deployment.currencies.get(code)
+    minor = unit.parse(amount)
+    with deployment.engine.begin() as connection:
+        legs = (Leg(account(connection, funder, "wallet", unit), -minor), Leg(account(connection, creator, "earnings", unit), minor))
+        post(connection, Entry("settlement", legs), deployment.clock.now())
+
+
+def balance_of(deployment, owner, purpose, code="EUR"):
+    with deployment.engine.connect() as connection:
+        return connection.execute(
+            select(accounts.c.balance).where(accounts.c.owner_id == owner, accounts.c.purpose == purpose, accounts.c.currency == code)
+        ).scalar()
+
+
+def test_top_up_lands_in_the_wallet_once_per_key(deployment):
+    funder = register_participant(deployment, "fan")
+    first = top_up(deployment, funder, eur("12.50"), "sandbox", key="k")
+    again = top_up(deployment, funder, eur("12.50"), "sandbox", key="k")
+    assert first.status == again.status == "succeeded" and first.id == again.id
+    assert balance_of(deployment, funder, "wallet") == 1250
+    with pytest.raises(IdempotencyKeyReused):
+        top_up(deployment, funder, eur("99.00"), "sandbox", key="k")
+
+
+def test_a_declined_top_up_moves_nothing(deployment):
+    funder = register_participant(deployment, "fan")
+    result = top_up(deployment, funder, eur("5.13"), "sandbox", key="k")
+    assert result.status == "failed" and "declined" in result.error
+    assert balance_of(deployment, funder, "wallet") is None
+
+
+def test_a_pending_top_up_completes_through_its_webhook(deployment):
+    funder = register_participant(deployment, "fan")
+    done = top_up(deployment, funder, eur("3.00"), "sandbox", key="k")
+    # A second webhook for the same top-up (a provider retry) changes nothing.
+    assert complete_top_up(deployment, done.id, RailResult("succeeded", "ref")).transaction_id == done.transaction_id
+    with deployment.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(transactions)).scalar() == 1
+
+
+@pytest.mark.parametrize(
+    "amount, code, rail, error",
+    [
+        ("0", "EUR", "sandbox", ValidationError),
+        ("-1", "EUR", "sandbox", ValidationError),
+        ("1.005", "EUR", "sandbox", ValidationError),
+        ("5", "CHF", "sandbox", CurrencyNotEnabled),
+        ("5", "LETS", "sandbox", CurrencyNotEnabled),  # enabled, but not on this rail
+        ("5", "EUR", "paypal", RailNotEnabled),
+    ],
+)
+def test_bad_top_ups_are_refused(deployment, amount, code, rail, error):
+    funder = register_participant(deployment, "fan")
+    with pytest.raises(error):
+        top_up(deployment, funder, Money(amount, code), rail, key="k")
+
+
+def test_withdraw_in_the_same_currency(deployment):
+    creator = register_participant(deployment, "artist")
+    earnings(deployment, creator, "10.00")
+    result = withdraw(deployment, creator, eur("4.00"), "sandbox", key="w1")
+    assert result.status == "paid" and result.payout == eur("4.00")
+    assert balance_of(deployment, creator, "earnings") == 600
+    assert balance_of(deployment, creator, "payout") == 0
+
+
+def test_withdraw_in_another_currency_records_the_rate(deployment):
+    creator = register_participant(deployment, "artist", preferred_currency="USD")
+    earnings(deployment, creator, "10.00")
+    result = withdraw(deployment, creator, eur("4.00"), "sandbox", key="w1")
+    assert result.payout == Money("4.46", "USD")  # 4.00 x 1.1172 = 4.4688, rounded down
+    assert (result.rate.value, result.rate.on, result.rate.source) == (Decimal("1.1172"), date(2026, 10, 30), "static")
+    with deployment.engine.connect() as connection:
+        meta = connection.execute(select(transactions.c.meta).where(transactions.c.kind == "withdrawal")).scalar()
+        assert meta["rate"] == "1.1172" and meta["rate_date"] == "2026-10-30"
+        assert check_ledger(connection) == []
+
+
+def test_withdraw_to_yen_and_dinar_uses_their_minor_units(deployment):
+    creator = register_participant(deployment, "artist")
+    earnings(deployment, creator, "10.00")
+    assert withdraw(deployment, creator, eur("2.00"), "sandbox", key="y", payout_currency="JPY").payout == Money("351", "JPY")
+    assert withdraw(deployment, creator, eur("3.00"), "sandbox", key="k", payout_currency="KWD").payout == Money("1.026", "KWD")
+
+
+def test_a_failed_payout_returns_the_money(deployment):
+    creator = register_participant(deployment, "artist")
+    earnings(deployment, creator, "10.00")
+    result = withdraw(deployment, creator, eur("2.13"), "sandbox", key="w1")
+    assert result.status == "failed"
+    assert balance_of(deployment, creator, "earnings") == 1000
+    with deployment.engine.connect() as connection:
+        assert check_ledger(connection) == []
+
+
+@pytest.mark.parametrize(
+    "amount, payout, error",
+    [
+        ("0.50", None, BelowMinimum),
+        ("10.01", None, InsufficientFunds),
+        ("5.00", "CHF", CurrencyNotEnabled),
+        ("5.00", "LETS", CurrencyNotEnabled),  # enabled, but the sandbox does not pay it out
+    ],
+)
+def test_bad_withdrawals_move_nothing(deployment, amount, payout, error):
+    creator = register_participant(deployment, "artist")
+    earnings(deployment, creator, "10.00")
+    with pytest.raises(error):
+        withdraw(deployment, creator, eur(amount), "sandbox", key="w", payout_currency=payout)
+    with pytest.raises(CurrencyNotEnabled):
+        withdraw(deployment, creator, Money("5", "CHF"), "sandbox", key="w")
+    assert balance_of(deployment, creator, "earnings") == 1000
+    with deployment.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(withdrawals)).scalar() == 0

@@ -1,0 +1,106 @@
+"""The rules of a click: once a period, points, own things, means, closed periods."""
+
+from __future__ import annotations
+
+import pytest
+from moneyed import Money
+
+from gateway.errors import AlreadyFlattred, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
+from gateway.periods import parse_period
+from gateway.settlement import settle
+from gateway.usecases.flattr import flattr, flattrs_of, unflattr
+from gateway.usecases.registry import register_participant, register_thing
+from gateway.usecases.top_up import top_up
+
+from .support import NOVEMBER, OCTOBER, config, eur
+
+
+@pytest.fixture
+def scene(deployment_factory):
+    def build(**platform):
+        deployment = deployment_factory(config(**platform))
+        fan = register_participant(deployment, "fan")
+        artist = register_participant(deployment, "artist")
+        thing = register_thing(deployment, artist, "https://example.org/a", "A").id
+        top_up(deployment, fan, eur("5.00"), "sandbox", key="t")
+        return deployment, fan, artist, thing
+
+    return build
+
+
+def test_once_a_period(scene):
+    deployment, fan, _, thing = scene()
+    assert flattr(deployment, fan, thing).points == 1
+    with pytest.raises(AlreadyFlattred):
+        flattr(deployment, fan, thing)
+
+
+def test_weighted_clicks_add_points_up_to_the_maximum(scene):
+    deployment, fan, _, thing = scene(weighted_points=True, max_points=3)
+    assert flattr(deployment, fan, thing).points == 1
+    assert flattr(deployment, fan, thing, points=1).points == 2
+    assert flattr(deployment, fan, thing, points=3).points == 3  # capped at the maximum
+    with pytest.raises(AlreadyFlattred):
+        flattr(deployment, fan, thing)
+    with pytest.raises(ValidationError):
+        flattr(deployment, fan, thing, points=4)
+
+
+def test_points_need_weighting_switched_on(scene):
+    deployment, fan, _, thing = scene()
+    with pytest.raises(ValidationError, match="weighted points are off"):
+        flattr(deployment, fan, thing, points=2)
+
+
+def test_no_flattring_ones_own_thing(scene):
+    deployment, _, artist, thing = scene()
+    top_up(deployment, artist, eur("5.00"), "sandbox", key="artist")
+    with pytest.raises(OwnThing):
+        flattr(deployment, artist, thing)
+
+
+def test_no_flattring_without_means(scene):
+    deployment, _, _, thing = scene()
+    broke = register_participant(deployment, "broke")
+    with pytest.raises(NoMeans):
+        flattr(deployment, broke, thing)
+
+
+def test_a_mutual_credit_member_has_means_up_to_the_credit_limit(scene):
+    deployment, _, _, thing = scene()
+    member = register_participant(deployment, "member", preferred_currency="LETS")
+    assert flattr(deployment, member, thing).points == 1
+
+
+def test_unknown_thing(scene):
+    deployment, fan, _, _ = scene()
+    with pytest.raises(NotFound):
+        flattr(deployment, fan, 999_999)
+
+
+def test_take_a_flattr_back_before_the_period_closes(scene):
+    deployment, fan, _, thing = scene()
+    flattr(deployment, fan, thing)
+    unflattr(deployment, fan, thing)
+    assert flattrs_of(deployment, fan, parse_period("2026-10", "month")) == []
+    with pytest.raises(NotFound):
+        unflattr(deployment, fan, thing)
+
+
+def test_a_settling_period_takes_no_more_flattrs(scene):
+    deployment, fan, _, thing = scene()
+    deployment.clock.set(NOVEMBER)
+    settle(deployment, parse_period("2026-10", "month"))
+    deployment.clock.set(OCTOBER)  # a late request, stamped in October
+    with pytest.raises(PeriodClosed):
+        flattr(deployment, fan, thing)
+
+
+def test_budget_minimum(scene):
+    from gateway.errors import BelowMinimum
+    from gateway.usecases.budgets import set_budget
+
+    deployment, fan, _, _ = scene()
+    with pytest.raises(BelowMinimum):
+        set_budget(deployment, fan, eur("1.99"))
+    assert set_budget(deployment, fan, Money("300", "JPY")) == Money("300", "JPY")

@@ -14,9 +14,7 @@ from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol
 
 from currencies import Rate
-from gateway.errors import ConfigError
-
-ENTRY_POINT_GROUP = "gateway.rails"
+from gateway.config import RAILS_ENTRY_POINTS
 
 
 @dataclass(frozen=True)
@@ -63,12 +61,6 @@ class Rail(Protocol):
 
 
 def load_rails(configured: Mapping[str, Mapping[str, Any]]) -> dict[str, Rail]:
-    """Build the rails named in the deployment file's ``[rails]`` table."""
-    available = {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
-    rails: dict[str, Rail] = {}
-    for name, options in configured.items():
-        if name not in available:
-            known = ", ".join(sorted(available)) or "none installed"
-            raise ConfigError(f"rails.{name}: no such rail is installed (installed: {known})")
-        rails[name] = available[name].load()(name=name, options=dict(options))
-    return rails
+    """Build the rails named in the deployment file's ``[rails]`` table (checked when it was loaded)."""
+    available = {entry.name: entry for entry in entry_points(group=RAILS_ENTRY_POINTS)}
+    return {name: available[name].load()(name=name, options=dict(options)) for name, options in configured.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from importlib.metadata import entry_points
 from dataclasses import dataclass, field
 import datetime as dt
 from decimal import Decimal
@@ -26,6 +27,7 @@ from .periods import PeriodLength
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 ENV_CONFIG = "GATEWAY_CONFIG"
 ENV_DATABASE_URL = "GATEWAY_DATABASE_URL"
+RAILS_ENTRY_POINTS = "gateway.rails"
 
 Amount = str | int | Decimal
 
@@ -168,7 +170,10 @@ def _build(raw: _File, source: str, database_url: str) -> Settings:
         raise ConfigError(f"platform.default_currency: {platform.default_currency!r} is not among [currencies]")
     if platform.unspent != "return" and not (platform.unspent.startswith("account:") and len(platform.unspent) > 8):
         raise ConfigError(f"platform.unspent: expected 'return' or 'account:<handle>', got {platform.unspent!r}")
+    installed = {entry.name for entry in entry_points(group=RAILS_ENTRY_POINTS)}
     for name, options in raw.rails.items():
+        if name not in installed:
+            raise ConfigError(f"rails.{name}: no such rail is installed (installed: {', '.join(sorted(installed)) or 'none'})")
         for code in options.get("currencies", []):
             if code not in registry:
                 raise ConfigError(f"rails.{name}.currencies: {code!r} is not among [currencies]")

@@ -1,0 +1,86 @@
+"""The ``gateway`` command, run as a real process."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from gateway.config import DEFAULT_CONFIG
+
+
+def gateway(*args, cwd=None, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
+
+
+def test_demo_runs_a_whole_period_and_checks_the_ledger(tmp_path):
+    result = gateway("demo", "--database", str(tmp_path / "demo.sqlite3"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "erin: budget 10.00 EUR, fee 1.00 EUR" in out
+    assert out.count("2.25 EUR") >= 6 and "4.50 EUR" in out  # the worked examples
+    assert "bob withdraws 4.00 EUR -> 4.46 USD at 1.1172 (ecb, 2026-10-30): paid" in out
+    assert "no_means" in out and "own_thing" in out and "below_minimum" in out
+    assert "ledger check: every invariant holds" in out
+    # The database it leaves passes the standalone check too.
+    check = gateway("--database-url", f"sqlite:///{tmp_path / 'demo.sqlite3'}", "ledger", "check")
+    assert check.returncode == 0, check.stderr
+
+
+def test_ledger_check_names_a_breach(tmp_path):
+    path = tmp_path / "demo.sqlite3"
+    assert gateway("demo", "--database", str(path)).returncode == 0
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE accounts SET balance = balance + 1 WHERE id = (SELECT min(id) FROM accounts)")
+    result = gateway("--database-url", f"sqlite:///{path}", "ledger", "check")
+    assert result.returncode == 1
+    assert "ledger_breach: L2 cached balance: account #" in result.stderr
+    assert "ledger_breach: L1 zero-sum: the balances in EUR add up to 1, not 0" in result.stderr
+
+
+def test_db_upgrade_then_settle_then_report(tmp_path):
+    url = f"sqlite:///{tmp_path / 'g.sqlite3'}"
+    assert "database at schema 0001" in gateway("--database-url", url, "db", "upgrade").stdout
+    settled = gateway("--database-url", url, "settle", "--period", "2026-10")
+    assert settled.returncode == 0 and "period 2026-10: closed" in settled.stdout
+    assert gateway("--database-url", url, "report", "--period", "2026-10").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["settle", "--period", "2026-13"], 1, "gateway: validation_error: '2026-13' is not a month period"),
+        (["settle", "--period", "2999-01"], 1, "gateway: period_not_ended:"),
+        (["report", "--period", "2026-09"], 1, "gateway: not_found: the period 2026-09 has not been settled"),
+        (["frobnicate"], 2, "gateway: error: argument COMMAND: invalid choice: 'frobnicate'"),
+        (["settle", "--periode", "x"], 2, "gateway: error: unrecognized arguments"),
+        (["--config", "/nonexistent.toml", "currencies"], 1, "gateway: config_error: /nonexistent.toml: cannot read"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_a_non_zero_exit(tmp_path, args, code, message):
+    url = f"sqlite:///{tmp_path / 'g.sqlite3'}"
+    gateway("--database-url", url, "db", "upgrade")
+    result = gateway("--database-url", url, *args)
+    assert result.returncode == code
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_commands_refuse_an_unmigrated_database(tmp_path):
+    result = gateway("--database-url", f"sqlite:///{tmp_path / 'empty.sqlite3'}", "ledger", "check")
+    assert result.returncode == 1 and "run `gateway db upgrade`" in result.stderr
+
+
+def test_every_command_has_help():
+    for args in (["--help"], ["demo", "--help"], ["settle", "--help"], ["ledger", "check", "--help"],
+                 ["db", "upgrade", "--help"], ["currencies", "--help"], ["report", "--help"]):
+        result = gateway(*args)
+        assert result.returncode == 0 and "usage: gateway" in result.stdout
+
+
+def test_currencies_lists_the_embedded_default():
+    result = gateway("--config", str(DEFAULT_CONFIG), "currencies")
+    assert result.returncode == 0 and "EUR (default)" in result.stdout and "rails: sandbox" in result.stdout

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from importlib.metadata import entry_points
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -102,7 +102,6 @@ class Settings:
     rate_providers: list[str]
     static_rates: dict[tuple[str, str], Decimal]
     rates_date: dt.date | None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def policy(self, code: str) -> CurrencyPolicy:
         self.currencies.get(code)  # raises CurrencyNotEnabled

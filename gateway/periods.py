@@ -76,10 +76,6 @@ def parse_period(text: str, length: PeriodLength) -> Period:
     raise ValidationError(f"{text!r} is not a week period (write it like 2026-W48)")
 
 
-def months_between(earlier: date, later: date) -> int:
-    return (later.year - earlier.year) * 12 + later.month - earlier.month
-
-
 def month_boundaries_crossed(period: Period, every_months: int) -> bool:
     """Whether a due date of something charged every ``every_months`` months falls at this period's close.
 
@@ -87,12 +83,7 @@ def month_boundaries_crossed(period: Period, every_months: int) -> bool:
     multiple of ``every_months``: each month for 1, each quarter (Jan, Apr,
     Jul, Oct) for 3. The period whose end reaches a due date pays it.
     """
-    month_index = period.end.year * 12 + period.end.month - 1
-    first_of_month = period.end.day == 1
-    if period.length == "month":
-        return month_index % every_months == 0
-    # A week pays when a due first-of-month falls in (start, end].
-    candidate = period.end if first_of_month else period.end.replace(day=1)
-    crossed = period.start < candidate <= period.end
-    candidate_index = candidate.year * 12 + candidate.month - 1
-    return crossed and candidate_index % every_months == 0
+    first_of_month = period.end.replace(day=1)  # the latest first-of-month up to the period's end
+    if not period.start < first_of_month <= period.end:
+        return False
+    return (first_of_month.year * 12 + first_of_month.month - 1) % every_months == 0

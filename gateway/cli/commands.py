@@ -13,6 +13,7 @@ from ..errors import ConfigError, LedgerBreach
 from ..periods import parse_period
 from ..reports import PeriodReport, period_report
 from ..settlement import settle as run_settle
+from ..storage.engine import reading
 from ..storage.migrate import current_revision, head_revision, upgrade
 from .output import money_text, table
 
@@ -54,7 +55,7 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
     deployment = _deployment(settings)
     try:
         period = parse_period(args.period, settings.period)
-        with deployment.engine.connect() as connection:
+        with reading(deployment.engine) as connection:
             print(format_report(deployment, period_report(connection, settings, period.id)))
     finally:
         deployment.close()
@@ -64,7 +65,7 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
 def ledger_check(settings: Settings, args: argparse.Namespace) -> int:
     deployment = _deployment(settings)
     try:
-        with deployment.engine.connect() as connection:
+        with reading(deployment.engine) as connection:
             breaches = check_ledger(connection)
     finally:
         deployment.close()

@@ -20,6 +20,7 @@ from ..errors import GatewayError
 from ..periods import period_containing
 from ..reports import receipts_of
 from ..settlement import settle
+from ..storage.engine import reading
 from ..storage.migrate import upgrade
 from ..usecases.budgets import set_budget
 from ..usecases.flattr import flattr
@@ -43,7 +44,7 @@ def run_demo(settings: Settings, path: str) -> int:
     try:
         upgrade(deployment.engine)
         _story(deployment, clock)
-        with deployment.engine.connect() as connection:
+        with reading(deployment.engine) as connection:
             breaches = check_ledger(connection)
     finally:
         deployment.close()
@@ -112,7 +113,7 @@ def _story(deployment: Deployment, clock: FixedClock) -> None:
     say(format_report(deployment, report))
 
     say("\nwhere each funder's budget went:")
-    with deployment.engine.connect() as connection:
+    with reading(deployment.engine) as connection:
         for handle in ("erin", "frank", "grace"):
             for receipt in receipts_of(connection, deployment.settings, ids[handle], period.id):
                 text = lambda money: money_text(deployment.currencies, money)  # noqa: E731

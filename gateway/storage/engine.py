@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 T = TypeVar("T")
+READ_ONLY = "gateway_read_only"
 
 
 def normalize_url(url: str) -> str:
@@ -50,11 +51,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
-def is_sqlite(connection: Connection | Engine) -> bool:
-    return connection.dialect.name == "sqlite"
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only: on SQLite it does not queue behind writers (WAL readers never wait)."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 def is_retryable(error: DBAPIError) -> bool:

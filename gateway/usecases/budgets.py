@@ -7,7 +7,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from ..deployment import Deployment
 from ..errors import BelowMinimum
-from ..storage.engine import run_in_transaction
+from ..storage.engine import reading, run_in_transaction
 from ..storage.schema import budgets
 from ..storage.upsert import insert_ignore
 from .common import person, positive_amount
@@ -40,6 +40,6 @@ def clear_budget(deployment: Deployment, funder_id: int, currency: str) -> None:
 
 
 def budgets_of(deployment: Deployment, funder_id: int) -> list[Money]:
-    with deployment.engine.connect() as connection:
+    with reading(deployment.engine) as connection:
         rows = connection.execute(select(budgets.c.currency, budgets.c.amount).where(budgets.c.funder_id == funder_id))
         return [deployment.currencies.money(row.amount, row.currency) for row in rows if row.currency in deployment.currencies]

@@ -15,7 +15,7 @@ from ..deployment import Deployment
 from ..errors import AlreadyFlattred, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
 from ..funding import has_means
 from ..periods import Period, period_containing
-from ..storage.engine import run_in_transaction
+from ..storage.engine import reading, run_in_transaction
 from ..storage.schema import flattrs, periods, things
 from .common import person
 
@@ -105,7 +105,7 @@ def unflattr(deployment: Deployment, funder_id: int, thing_id: int) -> None:
 
 
 def flattrs_of(deployment: Deployment, funder_id: int, period: Period) -> list[Flattr]:
-    with deployment.engine.connect() as connection:
+    with reading(deployment.engine) as connection:
         rows = connection.execute(
             select(flattrs.c.thing_id, flattrs.c.points)
             .where(flattrs.c.period == period.id, flattrs.c.funder_id == funder_id)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select, update
 
 from ..deployment import Deployment
 from ..errors import NotFound, ValidationError
-from ..storage.engine import run_in_transaction
+from ..storage.engine import reading, run_in_transaction
 from ..storage.schema import subscriptions
 from ..storage.upsert import insert_ignore
 from .common import person
@@ -64,7 +64,7 @@ def cancel(deployment: Deployment, funder_id: int, thing_id: int) -> Subscriptio
 
 
 def subscriptions_of(deployment: Deployment, funder_id: int) -> list[Subscription]:
-    with deployment.engine.connect() as connection:
+    with reading(deployment.engine) as connection:
         rows = connection.execute(select(subscriptions).where(subscriptions.c.funder_id == funder_id).order_by(subscriptions.c.id))
         return [_as_subscription(row) for row in rows]
 

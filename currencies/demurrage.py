@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.errors import ConfigError
 
-from .kind import community_currency, decimal_option, int_option, reject_unknown
+from .kind import community_unit, decimal_option, decimals_option, int_option, reject_unknown
 from .unit import CurrencyUnit, Demurrage
 
 
@@ -30,12 +30,5 @@ class DemurrageKind:
         fund = options.get("fund")
         if not isinstance(fund, str) or not fund:
             raise ConfigError(f"currencies.{code}.fund: required, the handle of the community fund")
-        minor_per_major = 10 ** int_option(code, options, "decimals", 2)
-        currency = community_currency(code, minor_per_major, str(options.get("name", code)))
-        return CurrencyUnit(
-            code=code,
-            kind=self.name,
-            currency=currency,
-            minor_per_major=minor_per_major,
-            demurrage=Demurrage(rate=rate, every_months=every, fund=fund),
-        )
+        demurrage = Demurrage(rate=rate, every_months=every, fund=fund)
+        return community_unit(self.name, code, options, decimals_option(code, options), code, demurrage=demurrage)

@@ -35,6 +35,20 @@ def community_currency(code: str, minor_per_major: int, name: str) -> Currency:
     return moneyed.add_currency(code, None, sub_unit=minor_per_major, name=name)
 
 
+def community_unit(
+    kind: str, code: str, options: Mapping[str, Any], minor_per_major: int, default_name: str,
+    unit_class: type[CurrencyUnit] = CurrencyUnit, **fields: Any,
+) -> CurrencyUnit:
+    """A unit of a non-ISO currency, registered with py-moneyed under its code."""
+    currency = community_currency(code, minor_per_major, str(options.get("name", default_name)))
+    return unit_class(code=code, kind=kind, currency=currency, minor_per_major=minor_per_major, **fields)
+
+
+def decimals_option(code: str, options: Mapping[str, Any]) -> int:
+    """Minor units per unit from the ``decimals`` option (2 by default)."""
+    return 10 ** int_option(code, options, "decimals", 2)
+
+
 def decimal_option(code: str, options: Mapping[str, Any], key: str, default: str | None = None) -> Decimal:
     raw = options.get(key, default)
     if raw is None:

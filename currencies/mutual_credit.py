@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .kind import community_currency, credit_floor, int_option, reject_unknown
+from .kind import community_unit, credit_floor, decimals_option, reject_unknown
 from .unit import CurrencyUnit
 
 
@@ -19,12 +19,6 @@ class MutualCreditKind:
 
     def build(self, code: str, options: Mapping[str, Any]) -> CurrencyUnit:
         reject_unknown(code, options, {"credit_limit", "decimals", "name"})
-        minor_per_major = 10 ** int_option(code, options, "decimals", 2)
-        currency = community_currency(code, minor_per_major, str(options.get("name", code)))
-        return CurrencyUnit(
-            code=code,
-            kind=self.name,
-            currency=currency,
-            minor_per_major=minor_per_major,
-            wallet_floor=credit_floor(code, options, minor_per_major),
-        )
+        minor_per_major = decimals_option(code, options)
+        floor = credit_floor(code, options, minor_per_major)
+        return community_unit(self.name, code, options, minor_per_major, code, wallet_floor=floor)

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.errors import ValidationError
 
-from .kind import community_currency, credit_floor, reject_unknown
+from .kind import community_unit, credit_floor, reject_unknown
 from .unit import CurrencyUnit
 
 MINUTES_PER_HOUR = 60
@@ -44,11 +44,5 @@ class TimeKind:
 
     def build(self, code: str, options: Mapping[str, Any]) -> CurrencyUnit:
         reject_unknown(code, options, {"credit_limit", "name"})
-        currency = community_currency(code, MINUTES_PER_HOUR, str(options.get("name", "hours")))
-        return TimeUnit(
-            code=code,
-            kind=self.name,
-            currency=currency,
-            minor_per_major=MINUTES_PER_HOUR,
-            wallet_floor=credit_floor(code, options, MINUTES_PER_HOUR),
-        )
+        floor = credit_floor(code, options, MINUTES_PER_HOUR)
+        return community_unit(self.name, code, options, MINUTES_PER_HOUR, "hours", TimeUnit, wallet_floor=floor)

@@ -7,9 +7,7 @@ from datetime import datetime, timezone
 from moneyed import Money
 from sqlalchemy import select
 
-from gateway.accounts import account
 from gateway.audit import check_ledger
-from gateway.ledger import Entry, Leg, post
 from gateway.periods import parse_period
 from gateway.settlement import settle
 from gateway.storage.schema import accounts, participants, transactions

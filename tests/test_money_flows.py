@@ -19,7 +19,6 @@ from gateway.errors import (
     RailNotEnabled,
     ValidationError,
 )
-from gateway.ledger import balances
 from gateway.storage.schema import accounts, transactions, withdrawals
 from gateway.usecases.registry import register_participant
 from gateway.usecases.top_up import complete_top_up, top_up

@@ -65,13 +65,18 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
 def ledger_check(settings: Settings, args: argparse.Namespace) -> int:
     deployment = _deployment(settings)
     try:
-        with reading(deployment.engine) as connection:
-            breaches = check_ledger(connection)
+        return verify_ledger(deployment)
     finally:
         deployment.close()
+
+
+def verify_ledger(deployment: Deployment) -> int:
+    """Print the ledger check's verdict; 1 if anything is broken."""
+    with reading(deployment.engine) as connection:
+        breaches = check_ledger(connection)
+    for breach in breaches:
+        print(f"gateway: {LedgerBreach.code}: {breach}", file=sys.stderr)
     if breaches:
-        for breach in breaches:
-            print(f"gateway: {LedgerBreach.code}: {breach}", file=sys.stderr)
         return 1
     print("ledger check: every invariant holds (zero-sum, balanced, cached balances, floors, settled splits)")
     return 0

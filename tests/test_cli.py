@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from gateway.config import DEFAULT_CONFIG
+from gateway.storage.migrate import head_revision
 
 
 def gateway(*args, cwd=None, env=None):
@@ -44,7 +45,7 @@ def test_ledger_check_names_a_breach(tmp_path):
 
 def test_db_upgrade_then_settle_then_report(tmp_path):
     url = f"sqlite:///{tmp_path / 'g.sqlite3'}"
-    assert "database at schema 0001" in gateway("--database-url", url, "db", "upgrade").stdout
+    assert f"database at schema {head_revision()}" in gateway("--database-url", url, "db", "upgrade").stdout
     settled = gateway("--database-url", url, "settle", "--period", "2026-10")
     assert settled.returncode == 0 and "period 2026-10: closed" in settled.stdout
     assert gateway("--database-url", url, "report", "--period", "2026-10").returncode == 0

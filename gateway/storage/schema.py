@@ -49,8 +49,73 @@ participants = Table(
     Column("preferred_currency", Code),
     Column("language", String(8), nullable=False, server_default="en"),
     Column("frozen", Boolean, nullable=False, server_default="0"),
+    Column("role", String(12), nullable=False, server_default="member"),  # member | operator
+    Column("listed", Boolean, nullable=False, server_default="0"),  # shown in public period reports
     Column("created_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("kind IN ('person', 'system')", name="kind"),
+)
+
+# Sign-in: secrets are stored hashed (argon2 for passwords, SHA-256 for random tokens).
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("participant_id", Id, ForeignKey("participants.id"), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # stored lower-cased
+    Column("email_verified_at", DateTime(timezone=True)),
+    Column("password_hash", String(200), nullable=False),
+    Column("totp_secret", String(64)),
+    Column("totp_enabled", Boolean, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("participant_id", Id, ForeignKey("participants.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("participant_id", Id, ForeignKey("participants.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(300), nullable=False),  # space-separated
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+email_tokens = Table(
+    "email_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("participant_id", Id, ForeignKey("participants.id"), nullable=False, index=True),
+    Column("purpose", String(16), nullable=False),  # verify | reset
+    Column("email", String(320), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+# The first response to each (caller, Idempotency-Key), replayed to later requests.
+http_idempotency = Table(
+    "http_idempotency",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("caller", String(80), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("caller", "key"),
 )
 
 accounts = Table(
@@ -101,6 +166,14 @@ things = Table(
     Column("category", String(32)),
     Column("hidden", Boolean, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+thing_tags = Table(
+    "thing_tags",
+    metadata,
+    Column("thing_id", Id, ForeignKey("things.id"), primary_key=True),
+    Column("tag", String(40), primary_key=True),
+    Index("ix_thing_tags_tag", "tag"),
 )
 
 flattrs = Table(

@@ -66,8 +66,28 @@ class _Rates(_Strict):
     static: dict[str, Decimal] = {}
 
 
+class _Http(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    base_url: str = "http://127.0.0.1:8080"
+    session_days: int = Field(default=30, ge=1)
+    redis_url: str | None = None  # rate limits shared through Redis; else in memory, per process
+
+
+class _Mail(_Strict):
+    sender: str = "flattr-gateway@localhost"
+    outbox: str = "mail-outbox"  # a folder where each mail is written as a .eml file
+    smtp_host: str | None = None  # when set, mail goes out through SMTP instead
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+
+
 class _File(_Strict):
     database: _Database = _Database()
+    http: _Http = _Http()
+    mail: _Mail = _Mail()
     platform: _Platform
     currencies: dict[str, _Currency]
     rails: dict[str, dict[str, Any]] = {}
@@ -82,6 +102,30 @@ class CurrencyPolicy:
     minimum_budget: int
     minimum_withdrawal: int
     fee: Decimal
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str
+    port: int
+    base_url: str
+    session_days: int
+    redis_url: str | None
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    sender: str
+    outbox: str
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_starttls: bool
 
 
 @dataclass(frozen=True)
@@ -102,6 +146,8 @@ class Settings:
     rate_providers: list[str]
     static_rates: dict[tuple[str, str], Decimal]
     rates_date: dt.date | None
+    http: HttpSettings
+    mail: MailSettings
 
     def policy(self, code: str) -> CurrencyPolicy:
         self.currencies.get(code)  # raises CurrencyNotEnabled
@@ -193,6 +239,8 @@ def _build(raw: _File, source: str, database_url: str) -> Settings:
         rate_providers=list(raw.rates.providers),
         static_rates=_static_rates(raw.rates.static),
         rates_date=raw.rates.date,
+        http=HttpSettings(**raw.http.model_dump()),
+        mail=MailSettings(**raw.mail.model_dump()),
     )
 
 

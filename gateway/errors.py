@@ -38,6 +38,37 @@ class ValidationError(GatewayError):
     status = 422
 
 
+class Unauthorized(GatewayError):
+    """No valid credentials: sign in, or send a token."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+
+
+class TotpRequired(Unauthorized):
+    """The password was right; the account also wants its one-time code."""
+
+    code = "totp_required"
+
+
+class Forbidden(GatewayError):
+    code = "forbidden"
+    status = 403
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+class RateLimited(GatewayError):
+    code = "rate_limited"
+    status = 429
+
+
 class NotFound(GatewayError):
     code = "not_found"
     status = 404

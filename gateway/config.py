@@ -50,6 +50,7 @@ class _Platform(_Strict):
     unspent: str = "return"
     give_to_receive: bool = False
     settle_batch: int = Field(default=10_000, ge=1)
+    settle_workers: int | None = Field(default=None, ge=1, le=64)
 
 
 class _Currency(BaseModel):
@@ -142,6 +143,7 @@ class Settings:
     unspent: str  # "return" or "account:<handle>"
     give_to_receive: bool
     settle_batch: int
+    settle_workers: int | None  # None: one on SQLite, one a core (at most 4) on PostgreSQL
     rails: dict[str, dict[str, Any]]
     rate_providers: list[str]
     static_rates: dict[tuple[str, str], Decimal]
@@ -235,6 +237,7 @@ def _build(raw: _File, source: str, database_url: str) -> Settings:
         unspent=platform.unspent,
         give_to_receive=platform.give_to_receive,
         settle_batch=platform.settle_batch,
+        settle_workers=platform.settle_workers,
         rails=raw.rails,
         rate_providers=list(raw.rates.providers),
         static_rates=_static_rates(raw.rates.static),

@@ -25,14 +25,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from .errors import IdempotencyKeyReused, InsufficientFunds
-from .storage.bulk import bulk_insert, bulk_update_balances
+from .storage.bulk import bulk_insert, bulk_update_balances, reserve_ids
 from .storage.schema import accounts, postings, transactions
 
 FLOOR_CONSTRAINT = "ck_accounts_floor"
+TRANSACTION_COLUMNS = ("id", "kind", "idempotency_key", "request_hash", "period", "meta", "created_at")
+POSTING_COLUMNS = ("transaction_id", "account_id", "amount")
 
 
 @dataclass(frozen=True)
@@ -71,13 +73,17 @@ class Entry:
             raise ValueError(f"{self.kind}: unbalanced transaction {unbalanced or 'with no legs'}")
 
     def content_hash(self) -> str:
-        content = {
-            "kind": self.kind,
-            "period": self.period,
-            "legs": sorted((leg.account.id, leg.amount) for leg in self.legs),
-            "meta": self.meta,
-        }
-        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+        return _content_hash(self.kind, self.period, [(leg.account.id, leg.amount) for leg in self.legs], self.meta)
+
+
+# json.dumps(content, sort_keys=True, default=str), without making an encoder per call.
+_CONTENT_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+
+
+def _content_hash(kind: str, period: str | None, legs: list[tuple[int, int]], meta: dict[str, Any]) -> str:
+    """The digest of an entry's content: what an idempotency key's second use must match."""
+    content = {"kind": kind, "period": period, "legs": sorted(legs), "meta": meta}
+    return hashlib.sha256(_CONTENT_ENCODER.encode(content).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -121,34 +127,47 @@ def post_many(
     Keys are not looked up first; a key already used makes the database
     refuse the whole batch (the unique constraint), which is what a re-run
     of finished work should get.
+
+    The transactions' ids are taken first (``reserve_ids``), so the
+    transactions and their postings are written by the database's fastest
+    bulk insert, with no id to read back row by row.
     """
-    if not entries:
-        return []
-    hashes = hashes or [entry.content_hash() if entry.idempotency_key else None for entry in entries]
-    rows = [
-        {
-            "kind": entry.kind,
-            "idempotency_key": entry.idempotency_key,
-            "request_hash": digest,
-            "period": entry.period,
-            "meta": entry.meta or None,
-            "created_at": now,
-        }
-        for entry, digest in zip(entries, hashes)
-    ]
-    result = connection.execute(
-        insert(transactions).returning(transactions.c.id, sort_by_parameter_order=True), rows
-    )
-    ids = [row.id for row in result]
-    deltas: dict[int, int] = defaultdict(int)
-    legs = []
-    for transaction_id, entry in zip(ids, entries):
-        for leg in entry.legs:
-            legs.append((transaction_id, leg.account.id, leg.amount))
-            deltas[leg.account.id] += leg.amount
-    bulk_insert(connection, postings, ("transaction_id", "account_id", "amount"), legs)
+    ids, deltas = insert_entries(connection, entries, now, hashes)
     apply_deltas(connection, deltas)
     return ids
+
+
+def insert_entries(
+    connection: Connection, entries: Sequence[Entry], now: datetime, hashes: Sequence[str] | None = None
+) -> tuple[list[int], dict[int, int]]:
+    """``post_many`` but for the balances: the ids, and the change to each account's balance.
+
+    The caller must pass the changes to ``apply_deltas`` in the same database
+    transaction. Settlement does so last, just before it commits, so that it
+    holds the row locks of the accounts it shares with other batches (the
+    creators', the fee account) for as short a time as it can.
+    """
+    if not entries:
+        return [], {}
+    ids = reserve_ids(connection, transactions, len(entries))
+    rows = []
+    legs: list[tuple[int, int, int]] = []
+    deltas: dict[int, int] = defaultdict(int)
+    for index, (transaction_id, entry) in enumerate(zip(ids, entries)):
+        pairs = [(leg.account.id, leg.amount) for leg in entry.legs]
+        for account_id, amount in pairs:
+            legs.append((transaction_id, account_id, amount))
+            deltas[account_id] += amount
+        if hashes:
+            digest = hashes[index]
+        elif entry.idempotency_key is None:
+            digest = None
+        else:
+            digest = _content_hash(entry.kind, entry.period, pairs, entry.meta)  # entry.content_hash(), from the pairs
+        rows.append((transaction_id, entry.kind, entry.idempotency_key, digest, entry.period, entry.meta or None, now))
+    bulk_insert(connection, transactions, TRANSACTION_COLUMNS, rows)
+    bulk_insert(connection, postings, POSTING_COLUMNS, legs)
+    return ids, deltas
 
 
 def apply_deltas(connection: Connection, deltas: dict[int, int]) -> None:

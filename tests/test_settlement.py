@@ -8,12 +8,13 @@ import pytest
 from moneyed import Money
 from sqlalchemy import func, select
 
+from gateway.allocation import allocate_minor
 from gateway.audit import check_ledger
 from gateway.errors import PeriodNotEnded
 from gateway.periods import parse_period
 from gateway.reports import receipts_of
 from gateway.settlement import settle
-from gateway.storage.schema import postings, settlements, transactions
+from gateway.storage.schema import postings, receipts, settlements, transactions
 from gateway.usecases.budgets import set_budget
 from gateway.usecases.flattr import flattr
 from gateway.usecases.registry import register_participant, register_thing
@@ -201,3 +202,33 @@ def test_rotation_of_the_spare_cent_is_deterministic(deployment_factory):
     report = settle_october(deployment)
     # 3 x 2.05 = 6.15 over three things: each gets 2.05 exactly, the spare cents rotating by funder.
     assert sorted(c.earned for c in report.creators) == [eur("2.05")] * 3
+
+
+def test_small_batches_on_several_workers_settle_each_funder_once(deployment_factory):
+    """Batches of 4 funders, 3 workers (PostgreSQL runs them side by side): every split as the pure function gives it."""
+    deployment = deployment_factory(config(weighted_points=True, max_points=3, settle_batch=4, settle_workers=3))
+    creators = people(deployment, *(f"creator{i}" for i in range(6)))
+    things = [thing(deployment, owner, handle) for handle, owner in creators.items()]
+    funders = people(deployment, *(f"funder{i}" for i in range(30)))
+    clicks = {}
+    for n, funder in enumerate(funders.values()):
+        fund(deployment, funder, "9.00", budget=f"{2 + n % 7}.{n:02d}")
+        for k in range(3):
+            chosen = things[(n + 2 * k) % len(things)]
+            for _ in range(1 + (n + k) % 3):
+                flattr(deployment, funder, chosen)
+                clicks[funder, chosen] = clicks.get((funder, chosen), 0) + 1
+    settle_october(deployment)
+    with deployment.engine.connect() as connection:
+        assert connection.execute(select(func.count()).where(settlements.c.status == "pending")).scalar() == 0
+        settled = dict(connection.execute(select(settlements.c.funder_id, settlements.c.amount)).all())
+        got = connection.execute(select(receipts.c.funder_id, receipts.c.thing_id, receipts.c.share)).all()
+    assert sorted(settled) == sorted(funders.values())
+    by_funder = {}
+    for funder, thing_id, share in got:
+        by_funder.setdefault(funder, {})[thing_id] = share
+    for funder, budget in settled.items():
+        points = sorted((t, p) for (f, t), p in clicks.items() if f == funder)
+        expected = allocate_minor(budget, Decimal("0.10"), points, OCTOBER.ordinal + funder)
+        assert by_funder[funder] == expected.shares
+    assert_ledger_ok(deployment)

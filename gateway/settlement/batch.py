@@ -1,22 +1,44 @@
-"""Phase 2: split a batch of pending budgets and post them, in one database transaction."""
+"""Phase 2: split a batch of pending budgets and post them, in one database transaction.
+
+The work of a batch, in order:
+
+1. read the next pending rows (funder and currency order) and the funders'
+   flattrs;
+2. lock the funders' wallets (in account order) and read their balances;
+3. split each budget (``allocate_minor``), in Python;
+4. build one ledger entry per funder and currency, keyed
+   ``settle:<period>:<funder>:<currency>``;
+5. write them (``insert_entries``: transactions and postings by the
+   database's bulk insert), write the receipts the same way, mark the rows
+   settled with one statement, and last update the balances, in account
+   order: batches settled side by side wait for each other only there.
+
+Reads and writes go through the driver (``exec_driver_sql``, ``bulk_insert``)
+rather than SQLAlchemy's per-row parameter and result handling, which was
+most of the time of a large batch.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select
 
-from ..accounts import PLATFORM, account, accounts_of, system_participant
+from currencies import CurrencyUnit
+
+from ..accounts import PLATFORM, accounts_of, system_participant
 from ..allocation import allocate_minor
 from ..config import Settings
-from ..ledger import Account, Entry, Leg, post_many
+from ..ledger import Account, Entry, Leg, apply_deltas, insert_entries
 from ..periods import Period
-from ..storage.bulk import bulk_insert
-from ..storage.schema import accounts, flattrs, receipts, settlements, things
+from ..storage.bulk import bulk_insert, read_rows
+from ..storage.schema import receipts, settlements
 
 RECEIPT_COLUMNS = ("period", "funder_id", "currency", "thing_id", "creator_id", "points", "share", "transaction_id")
+IN_LIST_CHUNK = 10_000  # ids per IN (...) list on SQLite
 
 
 @dataclass
@@ -31,6 +53,62 @@ class _Outcome:
     unspent: int = 0
     entry: Entry | None = None
     receipts: list[tuple] = field(default_factory=list)  # (thing, creator, points, share)
+    transaction_id: int | None = None
+
+
+@dataclass
+class Known:
+    """Accounts and system participants that exist in the database, by key.
+
+    An account never changes owner, purpose or currency once opened, and is
+    never deleted, so what one batch found need not be looked up by the next.
+    The settlement driver only keeps what a batch found once that batch has
+    committed, so nothing here can come from a rolled-back transaction.
+    """
+
+    accounts: dict[tuple[str, str, int], Account] = field(default_factory=dict)  # (purpose, currency, owner)
+    participants: dict[str, int] = field(default_factory=dict)  # handle -> id
+
+    def merge(self, other: Known) -> None:
+        self.accounts.update(other.accounts)
+        self.participants.update(other.participants)
+
+
+@dataclass
+class BatchResult:
+    count: int  # pending rows settled (0: none were left)
+    found: Known = field(default_factory=Known)  # accounts found or opened by the batch
+
+
+class _Book:
+    """Account lookups for one batch: from what earlier batches found, else from the database."""
+
+    def __init__(self, connection: Connection, now: datetime, known: Known, found: Known) -> None:
+        self.connection = connection
+        self.now = now
+        self.known = known
+        self.found = found
+
+    def accounts(self, owners, purpose: str, unit: CurrencyUnit) -> dict[int, Account]:
+        result: dict[int, Account] = {}
+        missing = []
+        for owner in owners:
+            hit = self.known.accounts.get((purpose, unit.code, owner)) or self.found.accounts.get((purpose, unit.code, owner))
+            if hit is None:
+                missing.append(owner)
+            else:
+                result[owner] = hit
+        if missing:
+            for owner, acct in accounts_of(self.connection, missing, purpose, unit).items():
+                self.found.accounts[purpose, unit.code, owner] = acct
+                result[owner] = acct
+        return result
+
+    def system_account(self, handle: str, purpose: str, unit: CurrencyUnit) -> Account:
+        owner = self.known.participants.get(handle) or self.found.participants.get(handle)
+        if owner is None:
+            owner = self.found.participants[handle] = system_participant(self.connection, handle, self.now)
+        return self.accounts([owner], purpose, unit)[owner]
 
 
 def eligible_creators(connection: Connection, period: Period) -> set[int]:
@@ -43,35 +121,70 @@ def eligible_creators(connection: Connection, period: Period) -> set[int]:
     return {row.funder_id for row in rows}
 
 
+def pending_ranges(connection: Connection, period_id: str, size: int) -> list[tuple[int, int | None]]:
+    """The pending funders cut into batches of ``size`` funders, as (first, last) funder ids (last None: no end).
+
+    Batches are ranges of funder ids, so that workers can settle them side by
+    side without ever taking the same funder's wallet.
+    """
+    starts = read_rows(
+        connection,
+        "SELECT funder_id FROM (SELECT funder_id, row_number() OVER (ORDER BY funder_id) AS n "
+        "FROM (SELECT DISTINCT funder_id FROM settlements WHERE period = ? AND status = 'pending') AS f) AS numbered "
+        "WHERE n % ? = 1 ORDER BY funder_id",
+        (period_id, size),
+    )
+    firsts = [row[0] for row in starts]
+    return [(first, following - 1) for first, following in zip(firsts, firsts[1:])] + [(firsts[-1], None)] if firsts else []
+
+
 def settle_batch(
-    connection: Connection, settings: Settings, period: Period, now: datetime, size: int, eligible: set[int] | None
-) -> int:
-    """Settle up to ``size`` pending rows; returns how many (0: none left)."""
-    pending = connection.execute(
-        select(settlements.c.funder_id, settlements.c.currency, settlements.c.amount)
-        .where(settlements.c.period == period.id, settlements.c.status == "pending")
-        .order_by(settlements.c.funder_id, settlements.c.currency)
-        .limit(size)
-    ).all()
+    connection: Connection,
+    settings: Settings,
+    period: Period,
+    now: datetime,
+    funders: tuple[int, int | None],
+    eligible: set[int] | None,
+    known: Known | None = None,
+) -> BatchResult:
+    """Settle the pending rows of the funders in the range ``funders`` (see ``pending_ranges``)."""
+    result = BatchResult(0)
+    book = _Book(connection, now, known or Known(), result.found)
+    pending = _pending(connection, period.id, *funders)
     if not pending:
-        return 0
-    claims = _claims(connection, period, pending[0].funder_id, pending[-1].funder_id)
-    wallets = _lock_wallets(connection, settings, pending)
-    outcomes = []
-    for row in pending:
-        wallet = wallets[row.currency][row.funder_id]
-        outcomes.append(_split(settings, period, row, claims.get(row.funder_id, []), eligible, wallet))
-    _attach_entries(connection, settings, period, now, outcomes, wallets)
+        return result
+    claims = _claims(connection, period.id, pending[0][0], pending[-1][0])
+    wallets = _lock_wallets(connection, settings, pending, book)
+    outcomes = _split_all(settings, period, pending, claims, eligible, wallets)
+    _attach_entries(settings, period, outcomes, wallets, book)
     _write(connection, period, now, outcomes)
-    return len(pending)
+    result.count = len(pending)
+    return result
 
 
-def _claims(connection: Connection, period: Period, first: int, last: int) -> dict[int, list[tuple[int, int, int]]]:
+def _postgresql(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def _pending(connection: Connection, period_id: str, first: int, last: int | None) -> list[tuple[int, str, int]]:
+    """The pending (funder, currency, amount) rows of funders ``first`` to ``last``, in funder and currency order."""
+    statement = "SELECT funder_id, currency, amount FROM settlements WHERE period = ? AND status = 'pending' AND funder_id >= ?"
+    params: tuple = (period_id, first)
+    if last is not None:
+        statement += " AND funder_id <= ?"
+        params += (last,)
+    return read_rows(connection, statement + " ORDER BY funder_id, currency", params)
+
+
+def _claims(connection: Connection, period_id: str, first: int, last: int) -> dict[int, list[tuple[int, int, int]]]:
     """Each funder's flattrs of the period as (thing, creator, points)."""
-    rows = connection.execute(
-        select(flattrs.c.funder_id, flattrs.c.thing_id, things.c.owner_id, flattrs.c.points)
-        .join(things, things.c.id == flattrs.c.thing_id)
-        .where(flattrs.c.period == period.id, flattrs.c.funder_id.between(first, last))
+    rows = read_rows(
+        connection,
+        "SELECT flattrs.funder_id, flattrs.thing_id, things.owner_id, flattrs.points FROM flattrs "
+        "JOIN things ON things.id = flattrs.thing_id "
+        "WHERE flattrs.period = ? AND flattrs.funder_id BETWEEN ? AND ? "
+        "ORDER BY flattrs.funder_id, flattrs.thing_id",
+        (period_id, first, last),
     )
     claims: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
     for funder, thing, creator, points in rows:
@@ -79,101 +192,143 @@ def _claims(connection: Connection, period: Period, first: int, last: int) -> di
     return claims
 
 
-def _lock_wallets(connection: Connection, settings: Settings, pending) -> dict[str, dict[int, tuple[Account, int]]]:
-    """The funders' wallets and balances, locked until the batch commits."""
+def _lock_wallets(
+    connection: Connection, settings: Settings, pending: Sequence[tuple], book: _Book
+) -> dict[str, dict[int, tuple[Account, int]]]:
+    """The funders' wallets and balances, locked (in account order) until the batch commits."""
     by_currency: dict[str, list[int]] = defaultdict(list)
-    for row in pending:
-        by_currency[row.currency].append(row.funder_id)
+    for funder, code, _ in pending:
+        by_currency[code].append(funder)
     wallets: dict[str, dict[int, tuple[Account, int]]] = {}
     for code, funders in by_currency.items():
-        found = accounts_of(connection, funders, "wallet", settings.currencies.get(code))
-        ids = sorted(a.id for a in found.values())
-        balances: dict[int, int] = {}
-        for start in range(0, len(ids), 10_000):
-            chunk = ids[start : start + 10_000]
-            query = select(accounts.c.id, accounts.c.balance).where(accounts.c.id.in_(chunk)).with_for_update()
-            balances.update(connection.execute(query).all())
-        wallets[code] = {funder: (acct, balances[acct.id]) for funder, acct in found.items()}
+        found = _wallet_rows(connection, code, funders)
+        missing = [funder for funder in funders if funder not in found]
+        if missing:  # a wallet not opened yet (a mutual-credit member can give before any top-up)
+            accounts_of(connection, missing, "wallet", settings.currencies.get(code))
+            found.update(_wallet_rows(connection, code, missing))
+        wallets[code] = found
     return wallets
 
 
-def _split(settings: Settings, period: Period, row, claims, eligible: set[int] | None, wallet: tuple[Account, int]) -> _Outcome:
+def _wallet_rows(connection: Connection, code: str, funders: list[int]) -> dict[int, tuple[Account, int]]:
+    # Locked in account order on PostgreSQL; on SQLite the write transaction holds the database's write lock.
+    rows = _select_in(
+        connection,
+        "SELECT id, owner_id, floor, balance FROM accounts WHERE purpose = 'wallet' AND currency = ? AND owner_id",
+        funders,
+        (code,),
+        " ORDER BY id FOR UPDATE" if _postgresql(connection) else "",
+    )
+    return {owner: (Account(id_, owner, "wallet", code, floor), balance) for id_, owner, floor, balance in rows}
+
+
+def _select_in(connection: Connection, statement: str, ids: list[int], params: tuple = (), tail: str = "") -> list[tuple]:
+    """``statement`` (ending with the column to match, its other marks ``?``) for the rows whose column is in ``ids``."""
+    if _postgresql(connection):
+        return read_rows(connection, statement + " = ANY(?)" + tail, (*params, ids))
+    rows: list[tuple] = []
+    for start in range(0, len(ids), IN_LIST_CHUNK):
+        chunk = ids[start : start + IN_LIST_CHUNK]
+        rows += read_rows(connection, statement + f" IN ({', '.join('?' for _ in chunk)})" + tail, (*params, *chunk))
+    return rows
+
+
+def _split_all(settings: Settings, period: Period, pending, claims, eligible, wallets) -> list[_Outcome]:
+    return [
+        _split(settings, period, funder, code, amount, claims.get(funder, ()), eligible, wallets[code][funder])
+        for funder, code, amount in pending
+    ]
+
+
+def _split(
+    settings: Settings, period: Period, funder: int, code: str, amount: int, claims, eligible: set[int] | None,
+    wallet: tuple[Account, int],
+) -> _Outcome:
     account_, balance = wallet
     floor = account_.floor or 0
-    if balance - row.amount < floor:  # the wallet shrank since the period began settling
-        return _Outcome(row.funder_id, row.currency, "no_means")
-    kept = [c for c in claims if eligible is None or c[1] in eligible]
+    if balance - amount < floor:  # the wallet shrank since the period began settling
+        return _Outcome(funder, code, "no_means")
+    kept = claims if eligible is None else [c for c in claims if c[1] in eligible]
     if not kept:
         if settings.unspent_account is None:
-            return _Outcome(row.funder_id, row.currency, "returned")
-        return _Outcome(row.funder_id, row.currency, "done", unspent=row.amount)
-    fee_rate = settings.policies[row.currency].fee
-    allocation = allocate_minor(row.amount, fee_rate, [(thing, points) for thing, _, points in kept], period.ordinal + row.funder_id)
-    outcome = _Outcome(row.funder_id, row.currency, "done", fee=allocation.fee, distributed=allocation.distributed)
-    outcome.receipts = [(thing, creator, points, allocation.shares[thing]) for thing, creator, points in kept]
+            return _Outcome(funder, code, "returned")
+        return _Outcome(funder, code, "done", unspent=amount)
+    fee_rate = settings.policies[code].fee
+    allocation = allocate_minor(amount, fee_rate, [(thing, points) for thing, _, points in kept], period.ordinal + funder)
+    outcome = _Outcome(funder, code, "done", fee=allocation.fee, distributed=allocation.distributed)
+    shares = allocation.shares
+    outcome.receipts = [(thing, creator, points, shares[thing]) for thing, creator, points in kept]
     return outcome
 
 
-def _attach_entries(connection, settings: Settings, period: Period, now: datetime, outcomes: list[_Outcome], wallets) -> None:
+def _attach_entries(settings: Settings, period: Period, outcomes: list[_Outcome], wallets, book: _Book) -> None:
     creators_by_currency: dict[str, set[int]] = defaultdict(set)
     for outcome in outcomes:
         creators_by_currency[outcome.currency].update(creator for _, creator, _, share in outcome.receipts if share)
     earnings = {
-        code: accounts_of(connection, creators, "earnings", settings.currencies.get(code))
+        code: book.accounts(sorted(creators), "earnings", settings.currencies.get(code))
         for code, creators in creators_by_currency.items()
     }
     units = {code: settings.currencies.get(code) for code in wallets}
-    platform = system_participant(connection, PLATFORM, now)
-    fee_accounts = {code: account(connection, platform, "fee", unit) for code, unit in units.items()}
+    fee_accounts = {code: book.system_account(PLATFORM, "fee", unit) for code, unit in units.items()}
     if settings.unspent_account:
-        fund = system_participant(connection, settings.unspent_account, now)
-        unspent_accounts = {code: account(connection, fund, "fund", unit) for code, unit in units.items()}
+        unspent_accounts = {code: book.system_account(settings.unspent_account, "fund", unit) for code, unit in units.items()}
+    period_id = period.id
     for outcome in outcomes:
         if outcome.status != "done":
             continue
-        wallet = wallets[outcome.currency][outcome.funder][0]
+        code = outcome.currency
+        wallet = wallets[code][outcome.funder][0]
         amount = outcome.fee + outcome.distributed + outcome.unspent
         legs = [Leg(wallet, -amount)]
         if outcome.fee:
-            legs.append(Leg(fee_accounts[outcome.currency], outcome.fee))
+            legs.append(Leg(fee_accounts[code], outcome.fee))
         if outcome.unspent:
-            legs.append(Leg(unspent_accounts[outcome.currency], outcome.unspent))
-        per_creator: dict[int, int] = defaultdict(int)
+            legs.append(Leg(unspent_accounts[code], outcome.unspent))
+        per_creator: dict[int, int] = {}
         for _, creator, _, share in outcome.receipts:
-            per_creator[creator] += share
-        legs += [Leg(earnings[outcome.currency][creator], total) for creator, total in sorted(per_creator.items()) if total]
-        outcome.entry = Entry(
-            kind="settlement",
-            legs=tuple(legs),
-            idempotency_key=f"settle:{period.id}:{outcome.funder}:{outcome.currency}",
-            period=period.id,
-        )
+            if share:
+                per_creator[creator] = per_creator.get(creator, 0) + share
+        creators = earnings[code] if per_creator else {}
+        legs += [Leg(creators[creator], total) for creator, total in sorted(per_creator.items())]
+        outcome.entry = Entry("settlement", tuple(legs), f"settle:{period_id}:{outcome.funder}:{code}", period_id)
 
 
 def _write(connection: Connection, period: Period, now: datetime, outcomes: list[_Outcome]) -> None:
     posted = [o for o in outcomes if o.entry is not None]
-    ids = post_many(connection, [o.entry for o in posted], now)
-    transaction_of = {(o.funder, o.currency): tx for o, tx in zip(posted, ids)}
+    ids, deltas = insert_entries(connection, [o.entry for o in posted], now)
+    for outcome, transaction_id in zip(posted, ids):
+        outcome.transaction_id = transaction_id
+    period_id = period.id
     rows = (
-        (period.id, o.funder, o.currency, thing, creator, points, share, transaction_of[o.funder, o.currency])
+        (period_id, o.funder, o.currency, thing, creator, points, share, o.transaction_id)
         for o in posted
         for thing, creator, points, share in o.receipts
     )
     bulk_insert(connection, receipts, RECEIPT_COLUMNS, rows)
-    connection.execute(
-        update(settlements)
-        .where(
-            settlements.c.period == period.id,
-            settlements.c.funder_id == bindparam("f"),
-            settlements.c.currency == bindparam("c"),
+    _mark_settled(connection, period_id, outcomes)
+    apply_deltas(connection, deltas)  # last: the shared accounts' row locks are held until the commit
+
+
+def _mark_settled(connection: Connection, period_id: str, outcomes: list[_Outcome]) -> None:
+    """Each pending row's outcome, in one statement on PostgreSQL, one executemany on SQLite."""
+    if _postgresql(connection):
+        connection.exec_driver_sql(
+            "UPDATE settlements SET status = v.status, fee = v.fee, distributed = v.distributed, "
+            "unspent = v.unspent, transaction_id = v.transaction_id "
+            "FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[], %s::bigint[], "
+            "%s::bigint[]) AS v(funder_id, currency, status, fee, distributed, unspent, transaction_id) "
+            "WHERE settlements.period = %s AND settlements.funder_id = v.funder_id AND settlements.currency = v.currency "
+            "AND settlements.funder_id BETWEEN %s AND %s",  # the batch's range: an index scan, not the whole table
+            (
+                [o.funder for o in outcomes], [o.currency for o in outcomes], [o.status for o in outcomes],
+                [o.fee for o in outcomes], [o.distributed for o in outcomes], [o.unspent for o in outcomes],
+                [o.transaction_id for o in outcomes], period_id, outcomes[0].funder, outcomes[-1].funder,
+            ),
         )
-        .values(
-            status=bindparam("s"), fee=bindparam("fee_"), distributed=bindparam("d"),
-            unspent=bindparam("u"), transaction_id=bindparam("t"),
-        ),
-        [
-            {"f": o.funder, "c": o.currency, "s": o.status, "fee_": o.fee, "d": o.distributed,
-             "u": o.unspent, "t": transaction_of.get((o.funder, o.currency))}
-            for o in outcomes
-        ],
+        return
+    connection.exec_driver_sql(
+        "UPDATE settlements SET status = ?, fee = ?, distributed = ?, unspent = ?, transaction_id = ? "
+        "WHERE period = ? AND funder_id = ? AND currency = ?",
+        [(o.status, o.fee, o.distributed, o.unspent, o.transaction_id, period_id, o.funder, o.currency) for o in outcomes],
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from ..config import Settings
 from ..funding import available, budget_targets
 from ..periods import Period
-from ..storage.bulk import bulk_insert
-from ..storage.schema import accounts, budgets, flattrs, participants, periods, settlements, subscriptions, things
+from ..storage.bulk import bulk_insert, read_rows
+from ..storage.schema import flattrs, periods, settlements, subscriptions, things
 from ..storage.upsert import insert_ignore
+
+SNAPSHOT_CHUNK = 50_000  # participants per step of the budget snapshot
 
 
 def prepare(connection: Connection, settings: Settings, period: Period, now: datetime) -> str:
@@ -65,25 +67,45 @@ def apply_subscriptions(connection: Connection, settings: Settings, period: Peri
 
 
 def snapshot_budgets(connection: Connection, settings: Settings, period: Period) -> None:
-    """One settlements row per funder and currency: what they give, or why nothing."""
-    counts = dict(
-        connection.execute(
-            select(flattrs.c.funder_id, func.count()).where(flattrs.c.period == period.id).group_by(flattrs.c.funder_id)
-        ).all()
-    )
+    """One settlements row per funder and currency: what they give, or why nothing.
+
+    Participants are taken in id order, ``SNAPSHOT_CHUNK`` at a time, so memory
+    stays the same whatever their number; the rows go in in funder order.
+    """
+    after = 0
+    while True:
+        ids = read_rows(
+            connection, "SELECT id FROM participants WHERE id > ? ORDER BY id LIMIT ?",
+            (after, SNAPSHOT_CHUNK),
+        )
+        if not ids:
+            return
+        first, last = ids[0][0], ids[-1][0]
+        bulk_insert(
+            connection, settlements, ("period", "funder_id", "currency", "amount", "status", "flattrs"),
+            _snapshot_rows(connection, settings, period, first, last),
+        )
+        after = last
+
+
+def _snapshot_rows(connection: Connection, settings: Settings, period: Period, first: int, last: int) -> list[tuple]:
+    """The settlements rows of the funders whose ids are from ``first`` to ``last``."""
+
+    def rows_of(statement: str, *params) -> list[tuple]:
+        return read_rows(connection, statement, (*params, first, last))
+
+    counts = dict(rows_of("SELECT funder_id, count(*) FROM flattrs WHERE period = ? AND funder_id BETWEEN ? AND ? GROUP BY funder_id", period.id))
     explicit: dict[int, dict[str, int]] = defaultdict(dict)
-    for row in connection.execute(select(budgets.c.funder_id, budgets.c.currency, budgets.c.amount)):
-        explicit[row.funder_id][row.currency] = row.amount
+    for funder, code, amount in rows_of("SELECT funder_id, currency, amount FROM budgets WHERE funder_id BETWEEN ? AND ?"):
+        explicit[funder][code] = amount
     funders = set(counts)
     if settings.unspent_account:
         funders |= set(explicit)  # their budget goes to the named account even without a flattr
-    preferred = dict(
-        connection.execute(select(participants.c.id, participants.c.preferred_currency).where(participants.c.kind == "person")).all()
-    )
+    preferred = dict(rows_of("SELECT id, preferred_currency FROM participants WHERE kind = 'person' AND id BETWEEN ? AND ?"))
     wallets = {
-        (row.owner_id, row.currency): (row.balance, row.floor)
-        for row in connection.execute(
-            select(accounts.c.owner_id, accounts.c.currency, accounts.c.balance, accounts.c.floor).where(accounts.c.purpose == "wallet")
+        (owner, code): (balance, floor)
+        for owner, code, balance, floor in rows_of(
+            "SELECT owner_id, currency, balance, floor FROM accounts WHERE purpose = 'wallet' AND owner_id BETWEEN ? AND ?"
         )
     }
     rows = []
@@ -93,4 +115,5 @@ def snapshot_budgets(connection: Connection, settings: Settings, period: Period)
             amount = min(budget, available(settings, code, balance, floor))
             status = "pending" if amount >= settings.policies[code].minimum_budget else "no_means"
             rows.append((period.id, funder, code, amount if status == "pending" else 0, status, counts.get(funder, 0)))
-    bulk_insert(connection, settlements, ("period", "funder_id", "currency", "amount", "status", "flattrs"), rows)
+    return rows
+

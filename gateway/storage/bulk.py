@@ -1,39 +1,76 @@
-"""Writing many rows fast: COPY on PostgreSQL, executemany on SQLite."""
+"""Writing many rows fast: COPY on PostgreSQL, executemany on SQLite.
+
+These bypass SQLAlchemy's per-row parameter handling, which is most of the
+cost of a large write, but not its error handling: a database error comes
+out as SQLAlchemy's own exception (``IntegrityError``, ``OperationalError``),
+so ``run_in_transaction`` retries what may succeed on a second run and
+callers can tell a broken constraint by its name.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 
-from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
 
 from .schema import accounts
+
+# Above this many rows, PostgreSQL's balance updates are one set-based statement.
+SET_BASED_FROM = 20
 
 
 def bulk_insert(connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
     """Append ``rows`` (tuples in ``columns`` order) to ``table``; returns how many.
 
-    This bypasses SQLAlchemy's per-row parameter handling, which is most of
-    the cost of a large insert; the rows go in the caller's transaction.
+    Values go through the column types' own conversions where a type has one
+    for this database (dates and JSON on SQLite, JSON on PostgreSQL), so the
+    rows are stored exactly as ``insert(table)`` would store them; the rows
+    go in the caller's transaction.
     """
     names = ", ".join(columns)
+    rows = _converted(connection, table, columns, rows)
+    statement = f"COPY {table.name} ({names}) FROM STDIN"
     if connection.dialect.name == "postgresql":
-        driver = connection.connection.driver_connection
         count = 0
-        with driver.cursor() as cursor:
-            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
+        with _wrapped(connection, statement):
+            with connection.connection.driver_connection.cursor() as cursor:
+                with cursor.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                        count += 1
         return count
-    rows = list(rows)
+    rows = rows if isinstance(rows, list) else list(rows)
     if rows:
         marks = ", ".join("?" for _ in columns)
-        cursor = connection.connection.driver_connection.cursor()
-        try:
-            cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
-        finally:
-            cursor.close()
+        statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        with _wrapped(connection, statement):
+            cursor = connection.connection.driver_connection.cursor()
+            try:
+                cursor.executemany(statement, rows)
+            finally:
+                cursor.close()
     return len(rows)
+
+
+def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """``count`` new ids for ``table``'s integer primary key, ascending, for rows inserted with their ids.
+
+    On PostgreSQL they come from the table's sequence, so they are never
+    handed out twice, whoever else inserts. On SQLite they follow the
+    highest id: a write transaction holds the database's write lock from its
+    BEGIN IMMEDIATE, and one that began deferred fails with "database is
+    locked" (and is retried) if another writer got in after it read.
+    """
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        sequence = connection.exec_driver_sql("SELECT pg_get_serial_sequence(%s, 'id')", (table.name,)).scalar()
+        rows = read_rows(connection, "SELECT nextval(?::regclass) FROM generate_series(1, ?)", (sequence, count))
+        return sorted(row[0] for row in rows)
+    highest = connection.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar() or 0
+    return list(range(highest + 1, highest + 1 + count))
 
 
 def bulk_update_balances(connection: Connection, deltas: dict[int, int]) -> None:
@@ -41,13 +78,93 @@ def bulk_update_balances(connection: Connection, deltas: dict[int, int]) -> None
 
     Taking row locks in one global order keeps concurrent writers from
     deadlocking; the floor constraint on ``accounts`` refuses any overdraft.
+    On PostgreSQL, many rows are first locked in id order (``FOR NO KEY
+    UPDATE``, the lock an UPDATE itself takes) and then updated by one
+    statement; on SQLite, which has no row locks, one UPDATE a row.
     """
-    params = [{"account": account_id, "delta": delta} for account_id, delta in sorted(deltas.items()) if delta]
-    if not params:
+    changes = [(account_id, delta) for account_id, delta in sorted(deltas.items()) if delta]
+    if not changes:
         return
-    statement = (
-        update(accounts)
-        .where(accounts.c.id == bindparam("account"))
-        .values(balance=accounts.c.balance + bindparam("delta"))
+    if connection.dialect.name == "postgresql" and len(changes) >= SET_BASED_FROM:
+        ids = [account_id for account_id, _ in changes]
+        connection.exec_driver_sql(
+            f"SELECT id FROM {accounts.name} WHERE id = ANY(%(ids)s) ORDER BY id FOR NO KEY UPDATE", {"ids": ids}
+        )
+        connection.exec_driver_sql(
+            f"UPDATE {accounts.name} SET balance = {accounts.name}.balance + change.delta "
+            "FROM unnest(%(ids)s::bigint[], %(deltas)s::bigint[]) AS change(id, delta) "
+            f"WHERE {accounts.name}.id = change.id AND {accounts.name}.id = ANY(%(ids)s)",  # by the primary key, not a scan
+            {"ids": ids, "deltas": [delta for _, delta in changes]},
+        )
+        return
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    connection.exec_driver_sql(
+        f"UPDATE {accounts.name} SET balance = balance + {mark} WHERE id = {mark}",
+        [(delta, account_id) for account_id, delta in changes],
     )
-    connection.execute(statement, params)
+
+
+def driver_style(connection: Connection, statement: str) -> str:
+    """``statement``, written with ``?`` marks, in the driver's own style (``%s`` on PostgreSQL)."""
+    if connection.dialect.name != "postgresql":
+        return statement
+    return statement.replace("%", "%%").replace("?", "%s")
+
+
+def read_rows(connection: Connection, statement: str, params: Sequence = ()) -> list[tuple]:
+    """All rows of a query written with ``?`` marks, as tuples.
+
+    For large reads: no per-row result objects, in the caller's transaction.
+    """
+    statement = driver_style(connection, statement)
+    with _wrapped(connection, statement):
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.execute(statement, tuple(params))
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+
+def _converted(connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence]) -> Iterable[Sequence]:
+    """``rows`` with each value passed through its column type's conversion, where there is one.
+
+    A bulk insert often repeats one value down a column (the same timestamp,
+    no metadata); the last conversion of each column is reused for it.
+    """
+    dialect = connection.dialect
+    converters: list[list] = []
+    for position, name in enumerate(columns):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            converters.append([position, process, _UNSET, None])  # position, conversion, last value, its conversion
+    if not converters:
+        return rows
+
+    def convert(row: Sequence) -> tuple:
+        values = list(row)
+        for converter in converters:
+            position, process, last, converted = converter
+            value = values[position]
+            if value is not last:
+                converted = process(value)
+                converter[2], converter[3] = value, converted
+            values[position] = converted
+        return tuple(values)
+
+    return (convert(row) for row in rows)
+
+
+_UNSET = object()
+
+
+@contextmanager
+def _wrapped(connection: Connection, statement: str):
+    """Raise a driver's error as SQLAlchemy does for its own statements."""
+    dialect = connection.dialect
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(
+            statement, None, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error

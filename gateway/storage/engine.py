@@ -76,11 +76,18 @@ def is_retryable(error: DBAPIError) -> bool:
     return isinstance(error, OperationalError) and "locked" in message
 
 
-def run_in_transaction(engine: Engine, work: Callable[[Connection], T], attempts: int = 5) -> T:
-    """Run ``work`` in one database transaction, again while the database says a retry may succeed."""
+def run_in_transaction(bind: Engine | Connection, work: Callable[[Connection], T], attempts: int = 5) -> T:
+    """Run ``work`` in one database transaction, again while the database says a retry may succeed.
+
+    ``bind`` is an engine (a pooled connection a try) or a connection that
+    has no transaction open (one transaction on it a try).
+    """
     for attempt in range(attempts):
         try:
-            with engine.begin() as connection:
+            if isinstance(bind, Connection):
+                with bind.begin():
+                    return work(bind)
+            with bind.begin() as connection:
                 return work(connection)
         except DBAPIError as error:
             if attempt + 1 == attempts or not is_retryable(error):

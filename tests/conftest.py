@@ -15,7 +15,7 @@ import pytest
 from gateway.storage.engine import make_engine
 from gateway.storage.migrate import upgrade
 
-from .support import POSTGRES_URL, make, postgres_reachable, reset_postgres, sqlite_copy, truncate_postgres
+from .support import POSTGRES_URL, config, make, postgres_reachable, reset_postgres, sqlite_copy, truncate_postgres
 
 
 @pytest.fixture(scope="session")
@@ -51,11 +51,19 @@ def database_url(request, tmp_path, sqlite_template) -> str:
 
 
 @pytest.fixture
-def deployment_factory(database_url):
+def outbox(tmp_path) -> Path:
+    """Where the test deployment's mail goes (one .eml file a message)."""
+    return tmp_path / "outbox"
+
+
+@pytest.fixture
+def deployment_factory(database_url, outbox):
     """Build deployments on the test's database; all are closed at the end."""
     made = []
 
     def factory(data=None, moment=None):
+        data = data or config()
+        data.setdefault("mail", {"outbox": str(outbox)})
         deployment = make(database_url, data, **({"moment": moment} if moment else {}))
         made.append(deployment)
         return deployment

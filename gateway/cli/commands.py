@@ -104,6 +104,21 @@ def currencies(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from ..http.app import create_app
+
+    deployment = _deployment(settings)
+    host = args.host or settings.http.host
+    port = settings.http.port if args.port is None else args.port
+    try:
+        web.run_app(create_app(deployment), host=host, port=port, print=lambda text: print(text, flush=True))
+    finally:
+        deployment.close()
+    return 0
+
+
 def demo(settings: Settings, args: argparse.Namespace) -> int:
     from .demo import run_demo
 

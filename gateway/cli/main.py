@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
     db_sub.add_parser("upgrade", help="apply the schema migrations (Alembic) up to the latest").set_defaults(run=commands.db_upgrade)
 
+    serve = sub.add_parser("serve", help="serve the JSON API (/api/v1) over HTTP")
+    serve.add_argument("--host", help="address to bind (default: [http] host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: [http] port, 8080)")
+    serve.set_defaults(run=commands.serve)
+
     sub.add_parser("currencies", help="show the configured currencies, rails and rates").set_defaults(run=commands.currencies)
     return parser
 

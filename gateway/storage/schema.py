@@ -198,7 +198,7 @@ subscriptions = Table(
     Column("thing_id", Id, ForeignKey("things.id"), nullable=False),
     Column("points", Integer, nullable=False),
     Column("periods_left", Integer),  # NULL: until cancelled
-    Column("status", String(12), nullable=False),  # active | cancelled | finished
+    Column("status", String(12), nullable=False),  # active | paused | cancelled | finished
     Column("last_period", PeriodId),  # the last period it was applied to
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("funder_id", "thing_id"),

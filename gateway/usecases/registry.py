@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select
 
+from ..accounts import EXCHANGE, PLATFORM
 from ..deployment import Deployment
 from ..errors import Conflict, ValidationError
 from ..storage.engine import run_in_transaction
@@ -14,6 +15,7 @@ from ..storage.schema import participants, things
 from .common import person
 
 HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+RESERVED_HANDLES = frozenset({PLATFORM, EXCHANGE})  # owners of the platform's own ledger accounts
 
 
 @dataclass(frozen=True)
@@ -27,21 +29,26 @@ class Thing:
 def register_participant(
     deployment: Deployment, handle: str, preferred_currency: str | None = None, language: str = "en"
 ) -> int:
+    return run_in_transaction(deployment.engine, lambda c: add_person(c, deployment, handle, preferred_currency, language))
+
+
+def add_person(
+    connection: Connection, deployment: Deployment, handle: str, preferred_currency: str | None = None, language: str = "en"
+) -> int:
+    """A new person, inside the caller's transaction (sign-up adds its credentials in the same one)."""
     if not HANDLE.fullmatch(handle or "") or handle.startswith("rail:"):
         raise ValidationError("a handle is 1 to 64 letters, digits, '_', '.' or '-'", field="handle")
+    if handle.lower() in RESERVED_HANDLES:
+        raise ValidationError(f"the handle {handle!r} is reserved", field="handle")
     if preferred_currency is not None:
         deployment.currencies.get(preferred_currency)
-
-    def work(connection: Connection) -> int:
-        if connection.execute(select(participants.c.id).where(participants.c.handle == handle)).first():
-            raise Conflict(f"the handle {handle!r} is taken", field="handle")
-        values = dict(
-            handle=handle, kind="person", preferred_currency=preferred_currency, language=language,
-            created_at=deployment.clock.now(),
-        )
-        return connection.execute(insert(participants).values(**values)).inserted_primary_key[0]
-
-    return run_in_transaction(deployment.engine, work)
+    if connection.execute(select(participants.c.id).where(participants.c.handle == handle)).first():
+        raise Conflict(f"the handle {handle!r} is taken", field="handle")
+    values = dict(
+        handle=handle, kind="person", preferred_currency=preferred_currency, language=language,
+        created_at=deployment.clock.now(),
+    )
+    return connection.execute(insert(participants).values(**values)).inserted_primary_key[0]
 
 
 def register_thing(

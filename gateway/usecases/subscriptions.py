@@ -52,12 +52,25 @@ def subscribe(deployment: Deployment, funder_id: int, thing_id: int, points: int
 
 
 def cancel(deployment: Deployment, funder_id: int, thing_id: int) -> Subscription:
+    return _move(deployment, funder_id, thing_id, ("active", "paused"), "cancelled")
+
+
+def pause(deployment: Deployment, funder_id: int, thing_id: int) -> Subscription:
+    """Skip the coming settlements until resumed; nothing else changes."""
+    return _move(deployment, funder_id, thing_id, ("active",), "paused")
+
+
+def resume(deployment: Deployment, funder_id: int, thing_id: int) -> Subscription:
+    return _move(deployment, funder_id, thing_id, ("paused",), "active")
+
+
+def _move(deployment: Deployment, funder_id: int, thing_id: int, sources: tuple[str, ...], target: str) -> Subscription:
     def work(connection: Connection) -> Subscription:
         changed = connection.execute(
-            update(subscriptions).where(*_of(funder_id, thing_id), subscriptions.c.status == "active").values(status="cancelled")
+            update(subscriptions).where(*_of(funder_id, thing_id), subscriptions.c.status.in_(sources)).values(status=target)
         ).rowcount
         if not changed:
-            raise NotFound(f"no active subscription to thing #{thing_id}")
+            raise NotFound(f"no {' or '.join(sources)} subscription to thing #{thing_id}")
         return _load(connection, funder_id, thing_id)
 
     return run_in_transaction(deployment.engine, work)

@@ -57,7 +57,7 @@ def top_up(deployment: Deployment, funder_id: int, amount: Money, rail_name: str
 
     row, handle = run_in_transaction(deployment.engine, open_request)
     if row.status != "pending":
-        return _as_top_up(deployment, row)
+        return as_top_up(deployment, row)
     result = rail.charge(Charge(key=f"top_up:{row.id}", funder=handle, amount=minor, currency=unit.code))
     return complete_top_up(deployment, row.id, result)
 
@@ -77,7 +77,7 @@ def complete_top_up(deployment: Deployment, top_up_id: int, result: RailResult) 
         connection.execute(update(top_ups).where(top_ups.c.id == top_up_id).values(**changes))
         return connection.execute(select(top_ups).where(top_ups.c.id == top_up_id)).one()
 
-    return _as_top_up(deployment, run_in_transaction(deployment.engine, record))
+    return as_top_up(deployment, run_in_transaction(deployment.engine, record))
 
 
 def _post_top_up(connection: Connection, deployment: Deployment, row: Row) -> int:
@@ -94,7 +94,7 @@ def _post_top_up(connection: Connection, deployment: Deployment, row: Row) -> in
     return post(connection, entry, now).transaction_id
 
 
-def _as_top_up(deployment: Deployment, row: Row) -> TopUp:
+def as_top_up(deployment: Deployment, row: Row) -> TopUp:
     return TopUp(
         id=row.id, funder_id=row.funder_id, rail=row.rail, amount=deployment.currencies.money(row.amount, row.currency),
         status=row.status, rail_reference=row.rail_reference, next_action=row.next_action, error=row.error,

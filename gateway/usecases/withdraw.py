@@ -82,7 +82,7 @@ def withdraw(
 
     row, handle = run_in_transaction(deployment.engine, reserve)
     if row.status != "pending":
-        return _as_withdrawal(deployment, row)
+        return as_withdrawal(deployment, row)
     result = rail.payout(Payout(key=f"withdrawal:{row.id}", creator=handle, amount=row.payout_amount, currency=row.payout_currency))
     return complete_withdrawal(deployment, row.id, result)
 
@@ -106,7 +106,7 @@ def complete_withdrawal(deployment: Deployment, withdrawal_id: int, result: Rail
         )
         return connection.execute(select(withdrawals).where(withdrawals.c.id == withdrawal_id)).one()
 
-    return _as_withdrawal(deployment, run_in_transaction(deployment.engine, record))
+    return as_withdrawal(deployment, run_in_transaction(deployment.engine, record))
 
 
 def _paid_entry(connection: Connection, deployment: Deployment, row: Row) -> Entry:
@@ -141,7 +141,7 @@ def _void_entry(connection: Connection, deployment: Deployment, row: Row) -> Ent
     )
 
 
-def _as_withdrawal(deployment: Deployment, row: Row) -> Withdrawal:
+def as_withdrawal(deployment: Deployment, row: Row) -> Withdrawal:
     rate = Rate(row.currency, row.payout_currency, Decimal(row.rate), row.rate_date, row.rate_source)
     return Withdrawal(
         id=row.id, creator_id=row.creator_id, rail=row.rail,

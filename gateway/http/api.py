@@ -1,0 +1,229 @@
+"""A small declarative layer over aiohttp's router.
+
+Each endpoint is declared once, with its body, query and response models,
+who may call it and with which scope; the same declarations serve the
+requests and generate the OpenAPI document, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import pydantic
+from aiohttp import web
+from pydantic import BaseModel
+
+from ..deployment import Deployment
+from ..errors import Forbidden, GatewayError, Unauthorized, ValidationError
+from ..usecases.accounts import Principal
+from .idempotency import idempotent
+from .keys import DEPLOYMENT, LIMITER, PRINCIPAL
+from .problems import problem
+from .ratelimit import RULES
+
+T = TypeVar("T")
+Access = Literal["public", "user", "operator"]
+MAX_BODY = 64 * 1024
+
+
+class BadRequest(GatewayError):
+    code = "bad_request"
+    status = 400
+
+
+@dataclass
+class Call:
+    """What a handler gets: the caller, the checked input, and the deployment."""
+
+    request: web.Request
+    deployment: Deployment
+    principal: Principal | None
+    body: Any
+    query: Any
+    path: dict[str, Any]
+    idempotency_key: str | None = None
+
+    @property
+    def me(self) -> int:
+        if self.principal is None:
+            raise Unauthorized("sign in or send a token")
+        return self.principal.participant_id
+
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking use-case code (database, rails) off the event loop."""
+        return await asyncio.to_thread(function, *args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Callable[[Call], Awaitable[Any]]
+    summary: str
+    tag: str
+    access: Access = "user"
+    scope: str | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    idempotent: bool = False
+    rate: str | None = None
+    errors: tuple[str, ...] = ()
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+    def path_params(self) -> list[str]:
+        return [part[1:-1] for part in self.path.split("/") if part.startswith("{")]
+
+
+@dataclass
+class Api:
+    prefix: str = "/api/v1"
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(self, method: str, path: str, summary: str, tag: str, **options: Any):
+        def register(handler):
+            self.endpoints.append(Endpoint(method, self.prefix + path, handler, summary, tag, **options))
+            return handler
+
+        return register
+
+    def install(self, app: web.Application) -> None:
+        for endpoint in self.endpoints:
+            app.router.add_route(endpoint.method, endpoint.path, _serve(endpoint))
+
+
+def _serve(endpoint: Endpoint):
+    async def handle(request: web.Request) -> web.StreamResponse:
+        principal = request.get(PRINCIPAL)
+        _authorize(endpoint, principal)
+        headers = await _rate_limit(request, endpoint, principal)
+        call = Call(
+            request=request,
+            deployment=request.app[DEPLOYMENT],
+            principal=principal,
+            body=None,
+            query=_parse_query(endpoint, request),
+            path=_parse_path(endpoint, request),
+        )
+        raw = await _read_body(request) if endpoint.body else b""
+        if endpoint.body:
+            call.body = _parse_body(endpoint, raw)
+        if endpoint.idempotent:
+            response = await idempotent(call, endpoint, raw, lambda: _respond(endpoint, call))
+        else:
+            response = await _respond(endpoint, call)
+        response.headers.update(headers)
+        return response
+
+    handle.__name__ = endpoint.operation_id
+    return handle
+
+
+async def _respond(endpoint: Endpoint, call: Call) -> web.Response:
+    result = await endpoint.handler(call)
+    if result is None:
+        return web.Response(status=204)
+    if isinstance(result, web.Response):  # a handler that sets cookies builds its own
+        return result
+    return web.Response(status=endpoint.status, text=result.model_dump_json(), content_type="application/json")
+
+
+def _authorize(endpoint: Endpoint, principal: Principal | None) -> None:
+    if endpoint.access == "public":
+        return
+    if principal is None:
+        raise Unauthorized("sign in, or send a personal access token as 'Authorization: Bearer'")
+    if endpoint.access == "operator" and principal.role != "operator":
+        raise Forbidden("this needs the operator role")
+    if endpoint.scope and endpoint.scope not in principal.scopes:
+        raise Forbidden(f"this token lacks the scope {endpoint.scope!r}", scope=endpoint.scope)
+
+
+async def _rate_limit(request: web.Request, endpoint: Endpoint, principal: Principal | None) -> dict[str, str]:
+    if not endpoint.rate:
+        return {}
+    rule = RULES[endpoint.rate]
+    who = f"p{principal.participant_id}" if principal else f"ip{request.remote}"
+    verdict = await request.app[LIMITER].hit(f"{endpoint.rate}:{who}", rule)
+    if not verdict.allowed:
+        raise RateLimitedWithHeaders(verdict.headers())
+    return verdict.headers()
+
+
+class RateLimitedWithHeaders(GatewayError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__(f"too many requests; try again in {headers['Retry-After']} s")
+        self.headers = headers
+
+
+def _parse_path(endpoint: Endpoint, request: web.Request) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in endpoint.path_params():
+        raw = request.match_info[name]
+        if name.endswith("_id"):
+            if not raw.isdigit() or len(raw) > 18:
+                raise NotFoundPath(f"no such {name[:-3]}: {raw!r}")
+            values[name] = int(raw)
+        else:
+            values[name] = raw
+    return values
+
+
+class NotFoundPath(GatewayError):
+    code = "not_found"
+    status = 404
+
+
+def _parse_query(endpoint: Endpoint, request: web.Request) -> Any:
+    if endpoint.query is None:
+        return None
+    return _validated(endpoint.query, dict(request.query), "query")
+
+
+async def _read_body(request: web.Request) -> bytes:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise BadRequest(f"the body is over {MAX_BODY} bytes")
+    return await request.content.read(MAX_BODY + 1)
+
+
+class UnsupportedMediaType(GatewayError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+def _parse_body(endpoint: Endpoint, raw: bytes) -> Any:
+    if len(raw) > MAX_BODY:
+        raise BadRequest(f"the body is over {MAX_BODY} bytes")
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON") from None
+    return _validated(endpoint.body, data, "body")
+
+
+def _validated(model: type[BaseModel], data: Any, where: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as error:
+        errors = [
+            {"field": ".".join(str(part) for part in item["loc"]) or where, "message": item["msg"]}
+            for item in error.errors(include_url=False)
+        ]
+        first = errors[0]
+        raise ValidationError(f"{where}: {first['field']}: {first['message']}", errors=errors) from None
+
+
+__all__ = ["Api", "Call", "Endpoint", "problem"]

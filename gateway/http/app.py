@@ -1,0 +1,113 @@
+"""The aiohttp application: middlewares, routes, the OpenAPI document and its page."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+
+import pydantic
+from aiohttp import web
+
+from .. import __version__
+from ..deployment import Deployment
+from ..errors import CsrfFailed, GatewayError, InvalidCredentials
+from ..usecases.accounts import authenticate_session, authenticate_token
+from . import docs, openapi
+from .api import Api, RateLimitedWithHeaders
+from .keys import DEPLOYMENT, LIMITER, PRINCIPAL
+from .problems import from_error, problem
+from .ratelimit import Limiter, limiter_for
+from .routes import install_routes
+
+log = logging.getLogger("gateway.http")
+
+SESSION_COOKIE = "fgw_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@web.middleware
+async def problems(request: web.Request, handler) -> web.StreamResponse:
+    """Every error becomes problem+json; nothing leaks a stack trace."""
+    try:
+        return await handler(request)
+    except RateLimitedWithHeaders as error:
+        response = from_error(error)
+        response.headers.update(error.headers)
+        return response
+    except GatewayError as error:
+        return from_error(error)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(error.status, "http_error")
+        return problem(error.status, code, error.reason, headers={k: v for k, v in error.headers.items() if k == "Allow"})
+    except pydantic.ValidationError:
+        log.exception("a response did not match its schema")
+        return problem(500, "internal_error", "the server made a response it should not have")
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "internal_error", "something went wrong on our side; nothing was changed twice")
+
+
+@web.middleware
+async def identify(request: web.Request, handler) -> web.StreamResponse:
+    """Who is calling: a bearer token, or a session cookie (whose writes need the CSRF header)."""
+    deployment = request.app[DEPLOYMENT]
+    principal = None
+    authorization = request.headers.get("Authorization", "")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise InvalidCredentials("send 'Authorization: Bearer <token>'")
+        principal = await asyncio.to_thread(authenticate_token, deployment, token.strip())
+        if principal is None:
+            raise InvalidCredentials("this token is unknown, revoked or expired")
+    elif SESSION_COOKIE in request.cookies:
+        principal = await asyncio.to_thread(authenticate_session, deployment, request.cookies[SESSION_COOKIE])
+        if principal is not None and request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), (principal.csrf_token or "").encode()):
+                raise CsrfFailed(f"a signed-in browser must send the {CSRF_HEADER} header it got at sign-in")
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Application:
+    # The outermost middleware turns what the inner ones raise into problems too.
+    app = web.Application(middlewares=[problems, security_headers, identify], client_max_size=256 * 1024)
+    app[DEPLOYMENT] = deployment
+    app[LIMITER] = limiter or limiter_for(deployment.settings.http.redis_url)
+    api = Api()
+    install_routes(api)
+    api.install(app)
+    spec = openapi.document(api, deployment.settings.name, __version__)
+    spec_text = json.dumps(spec)
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.Response(text=spec_text, content_type="application/json")
+
+    async def docs_page(request: web.Request) -> web.Response:
+        return web.Response(text=docs.render(spec), content_type="text/html")
+
+    app.router.add_get(api.prefix + "/openapi.json", openapi_json)
+    app.router.add_get("/api/docs", docs_page)
+
+    async def close_limiter(app: web.Application) -> None:
+        await app[LIMITER].close()
+
+    app.on_cleanup.append(close_limiter)
+    return app

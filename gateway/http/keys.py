@@ -1,0 +1,15 @@
+"""Typed keys for what the application and each request carry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from ..deployment import Deployment
+    from .ratelimit import Limiter
+
+DEPLOYMENT: web.AppKey[Deployment] = web.AppKey("deployment")
+LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
+PRINCIPAL = "gateway.principal"  # request key: the caller, or None

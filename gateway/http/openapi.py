@@ -1,0 +1,110 @@
+"""The OpenAPI 3.1 document, generated from the endpoint declarations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from .api import Api, Endpoint
+from .idempotency import HEADER
+
+REF = "#/components/schemas/{model}"
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "a stable error code, e.g. already_flattred"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}},
+        },
+    },
+}
+
+
+def document(api: Api, title: str, version: str) -> dict[str, Any]:
+    models: set[type[BaseModel]] = set()
+    for endpoint in api.endpoints:
+        models.update(m for m in (endpoint.body, endpoint.response) if m is not None)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    mapping, definitions = models_json_schema(
+        [(m, "validation") for m in ordered] + [(m, "serialization") for m in ordered], ref_template=REF
+    )
+    schemas = dict(definitions.get("$defs", {}))
+    schemas["Problem"] = PROBLEM_SCHEMA
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in api.endpoints:
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, mapping)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "a personal access token"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "fgw_session"},
+            },
+        },
+    }
+
+
+def _operation(endpoint: Endpoint, mapping) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": endpoint.operation_id,
+        "summary": endpoint.summary,
+        "tags": [endpoint.tag],
+        "parameters": _parameters(endpoint),
+        "responses": _responses(endpoint, mapping),
+    }
+    if endpoint.access != "public":
+        operation["security"] = [{"bearer": []}, {"session": []}]
+    if endpoint.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": mapping[endpoint.body, "validation"]}},
+        }
+    return operation
+
+
+def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
+    parameters = []
+    for name in endpoint.path_params():
+        schema = {"type": "integer", "minimum": 0} if name.endswith("_id") else {"type": "string"}
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if endpoint.query is not None:
+        schema = endpoint.query.model_json_schema(ref_template=REF)
+        required = set(schema.get("required", []))
+        for name, prop in schema.get("properties", {}).items():
+            parameters.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+    if endpoint.idempotent:
+        parameters.append({
+            "name": HEADER, "in": "header", "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+            "description": "the same key and body return the first response; another body is a 422",
+        })
+    return parameters
+
+
+def _responses(endpoint: Endpoint, mapping) -> dict[str, Any]:
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    responses: dict[str, Any] = {}
+    if endpoint.response is None:
+        responses["204"] = {"description": "done"}
+    else:
+        responses[str(endpoint.status)] = {
+            "description": "success",
+            "content": {"application/json": {"schema": mapping[endpoint.response, "serialization"]}},
+        }
+    codes = {"400", "404", "422"} | ({"401", "403"} if endpoint.access != "public" else set())
+    codes |= {"429"} if endpoint.rate else set()
+    codes |= {"402", "409"} if endpoint.errors else set()
+    for code in sorted(codes):
+        responses[code] = {"description": "a problem; see its type", "content": problem}
+    return responses

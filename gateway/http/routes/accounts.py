@@ -1,0 +1,204 @@
+"""Accounts: sign up, sign in and out, profile, e-mail verification, passwords, tokens, TOTP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field, StrictBool, StrictStr
+
+from ...usecases import accounts as uc
+from ..api import Api, Call
+from ..schemas import Model
+
+router = Api()
+TAG = "accounts"
+SESSION_COOKIE = "fgw_session"
+Handle = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+Currency = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{2,11}$")
+
+
+class SignUp(Model):
+    handle: StrictStr = Handle
+    email: StrictStr = Field(max_length=320)
+    password: StrictStr = Field(min_length=10, max_length=200)
+    preferred_currency: StrictStr | None = Currency
+    language: StrictStr = Field(default="en", pattern=r"^(en|fr)$")
+
+
+class ProfileOut(BaseModel):
+    id: int
+    handle: str
+    email: str | None
+    email_verified: bool
+    preferred_currency: str | None
+    language: str
+    role: str
+    listed: bool
+    totp_enabled: bool
+
+
+class ProfileChanges(Model):
+    preferred_currency: StrictStr | None = Currency
+    language: StrictStr | None = Field(default=None, pattern=r"^(en|fr)$")
+    listed: StrictBool | None = None
+    email: StrictStr | None = Field(default=None, max_length=320)
+
+
+class LogIn(Model):
+    login: StrictStr = Field(min_length=1, max_length=320, description="a handle or an e-mail address")
+    password: StrictStr = Field(min_length=1, max_length=1024)
+    totp_code: StrictStr | None = Field(default=None, pattern=r"^\d{6}$")
+
+
+class SessionOut(BaseModel):
+    participant_id: int
+    csrf_token: str = Field(description="send it back as X-CSRF-Token with every write made with the session cookie")
+    expires_at: datetime
+
+
+class TokenIn(Model):
+    token: StrictStr = Field(min_length=1, max_length=200)
+
+
+class EmailIn(Model):
+    email: StrictStr = Field(max_length=320)
+
+
+class ResetIn(Model):
+    token: StrictStr = Field(min_length=1, max_length=200)
+    password: StrictStr = Field(min_length=10, max_length=200)
+
+
+class NewAccessToken(Model):
+    name: StrictStr = Field(min_length=1, max_length=100)
+    scopes: list[StrictStr] = Field(min_length=1, max_length=10)
+
+
+class AccessTokenOut(BaseModel):
+    id: int
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class CreatedToken(AccessTokenOut):
+    token: str = Field(description="shown once; only its hash is kept")
+
+
+class AccessTokenList(BaseModel):
+    items: list[AccessTokenOut]
+
+
+class TotpSetup(BaseModel):
+    secret: str
+    provisioning_uri: str
+
+
+class CodeIn(Model):
+    code: StrictStr = Field(pattern=r"^\d{6}$")
+
+
+def profile_out(profile) -> ProfileOut:
+    return ProfileOut(**{name: getattr(profile, name) for name in ProfileOut.model_fields})
+
+
+def token_out(item, cls=AccessTokenOut, **extra) -> AccessTokenOut:
+    return cls(id=item.id, name=item.name, scopes=sorted(item.scopes), created_at=item.created_at,
+               last_used_at=item.last_used_at, **extra)
+
+
+@router.route("POST", "/accounts", "Sign up", TAG, access="public", body=SignUp, response=ProfileOut, status=201, rate="sign_up")
+async def sign_up(call: Call) -> ProfileOut:
+    body: SignUp = call.body
+    participant = await call.run(uc.sign_up, call.deployment, body.handle, body.email, body.password,
+                                 body.preferred_currency, body.language)
+    return profile_out(await call.run(uc.profile, call.deployment, participant))
+
+
+@router.route("POST", "/session", "Sign in: sets the session cookie", TAG, access="public", body=LogIn, response=SessionOut,
+              status=201, rate="log_in")
+async def log_in(call: Call) -> web.Response:
+    body: LogIn = call.body
+    grant = await call.run(uc.log_in, call.deployment, body.login, body.password, body.totp_code)
+    out = SessionOut(participant_id=grant.participant_id, csrf_token=grant.csrf_token, expires_at=grant.expires_at)
+    response = web.Response(status=201, text=out.model_dump_json(), content_type="application/json")
+    # A lifetime rather than a date: the browser's clock, not ours, decides when a date has passed.
+    lifetime = int((grant.expires_at - call.deployment.clock.now()).total_seconds())
+    response.set_cookie(SESSION_COOKIE, grant.token, max_age=lifetime,
+                        httponly=True, samesite="Lax", secure=call.deployment.settings.http.secure_cookies, path="/")
+    return response
+
+
+@router.route("DELETE", "/session", "Sign out", TAG, access="public")
+async def log_out(call: Call) -> web.Response:
+    token = call.request.cookies.get(SESSION_COOKIE)
+    if token:
+        await call.run(uc.log_out, call.deployment, token)
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.route("GET", "/me", "My profile", TAG, scope="read", response=ProfileOut)
+async def me(call: Call) -> ProfileOut:
+    return profile_out(await call.run(uc.profile, call.deployment, call.me))
+
+
+@router.route("PATCH", "/me", "Change my profile", TAG, scope="account", body=ProfileChanges, response=ProfileOut)
+async def change_me(call: Call) -> ProfileOut:
+    await call.run(uc.update_profile, call.deployment, call.me, **call.body.model_dump(exclude_unset=True))
+    return profile_out(await call.run(uc.profile, call.deployment, call.me))
+
+
+@router.route("POST", "/email-verification", "Verify an e-mail address with the token mailed", TAG, access="public", body=TokenIn)
+async def verify_email(call: Call) -> None:
+    await call.run(uc.verify_email, call.deployment, call.body.token)
+
+
+@router.route("POST", "/password-reset", "Mail a password-reset link (answers the same whether the address is known)", TAG,
+              access="public", body=EmailIn, rate="log_in")
+async def request_reset(call: Call) -> None:
+    await call.run(uc.request_password_reset, call.deployment, call.body.email)
+
+
+@router.route("POST", "/password-reset/confirm", "Set a new password with the mailed token", TAG, access="public", body=ResetIn,
+              rate="log_in")
+async def confirm_reset(call: Call) -> None:
+    await call.run(uc.reset_password, call.deployment, call.body.token, call.body.password)
+
+
+@router.route("GET", "/me/tokens", "My personal access tokens", TAG, scope="account", response=AccessTokenList)
+async def my_tokens(call: Call) -> AccessTokenList:
+    return AccessTokenList(items=[token_out(t) for t in await call.run(uc.list_access_tokens, call.deployment, call.me)])
+
+
+@router.route("POST", "/me/tokens", "Create a personal access token with scopes", TAG, scope="account", body=NewAccessToken,
+              response=CreatedToken, status=201)
+async def create_token(call: Call) -> CreatedToken:
+    token_id, secret = await call.run(uc.create_access_token, call.deployment, call.me, call.body.name, call.body.scopes)
+    created = next(t for t in await call.run(uc.list_access_tokens, call.deployment, call.me) if t.id == token_id)
+    return token_out(created, CreatedToken, token=secret)
+
+
+@router.route("DELETE", "/me/tokens/{token_id}", "Revoke one of my tokens", TAG, scope="account")
+async def revoke_token(call: Call) -> None:
+    await call.run(uc.revoke_access_token, call.deployment, call.me, call.path["token_id"])
+
+
+@router.route("POST", "/me/totp", "Begin two-factor sign-in: a secret to put in an authenticator app", TAG, scope="account",
+              response=TotpSetup)
+async def begin_totp(call: Call) -> TotpSetup:
+    secret, uri = await call.run(uc.begin_totp, call.deployment, call.me)
+    return TotpSetup(secret=secret, provisioning_uri=uri)
+
+
+@router.route("POST", "/me/totp/confirm", "Switch two-factor sign-in on with a first code", TAG, scope="account", body=CodeIn)
+async def confirm_totp(call: Call) -> None:
+    await call.run(uc.confirm_totp, call.deployment, call.me, call.body.code)
+
+
+@router.route("POST", "/me/totp/disable", "Switch two-factor sign-in off with a current code", TAG, scope="account", body=CodeIn)
+async def disable_totp(call: Call) -> None:
+    await call.run(uc.disable_totp, call.deployment, call.me, call.body.code)

@@ -1,0 +1,215 @@
+"""Money: balances, budgets, top-ups, receipts and withdrawals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from ...periods import parse_period
+from ...reports import receipts_of
+from ...storage.engine import reading
+from ...usecases.budgets import budgets_of, clear_budget, set_budget
+from ...usecases.statements import balances_of, top_up_of, withdrawal_of, withdrawals_of
+from ...usecases.top_up import TopUp, top_up
+from ...usecases.withdraw import Withdrawal, withdraw
+from ..api import Api, Call
+from ..schemas import Model, MoneyJson, decode_cursor, encode_cursor, money_json
+
+router = Api()
+TAG = "money"
+
+
+class BalanceOut(BaseModel):
+    purpose: str = Field(description="wallet: to give; earnings: to withdraw; payout: withdrawals in flight")
+    balance: MoneyJson
+    available: MoneyJson
+
+
+class Balances(BaseModel):
+    items: list[BalanceOut]
+
+
+class BudgetIn(Model):
+    amount: StrictStr = Field(pattern=r"^\d+(\.\d+)?$|^\d+:[0-5]\d$", max_length=40, examples=["10.00"])
+
+
+class BudgetList(BaseModel):
+    items: list[MoneyJson]
+
+
+class TopUpIn(Model):
+    amount: MoneyJson
+    rail: StrictStr = Field(default="sandbox", max_length=32)
+
+
+class TopUpOut(BaseModel):
+    id: int
+    rail: str
+    amount: MoneyJson
+    status: str = Field(description="pending | succeeded | failed")
+    next_action: dict | None = Field(description="what to do next for a pending top-up: a redirect or a client secret")
+    error: str | None
+
+
+class WithdrawalIn(Model):
+    amount: MoneyJson
+    rail: StrictStr = Field(default="sandbox", max_length=32)
+    payout_currency: StrictStr | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{2,11}$")
+
+
+class RateOut(BaseModel):
+    base: str
+    quote: str
+    value: str
+    date: dt.date
+    source: str
+
+
+class WithdrawalOut(BaseModel):
+    id: int
+    rail: str
+    amount: MoneyJson
+    payout: MoneyJson
+    rate: RateOut
+    status: str = Field(description="pending | paid | failed")
+    error: str | None
+
+
+class WithdrawalPage(BaseModel):
+    items: list[WithdrawalOut]
+    next_cursor: str | None
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class ReceiptQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    period: str = Field(max_length=10, description="a settled period, like 2026-10")
+
+
+class ReceiptLineOut(BaseModel):
+    thing_id: int
+    title: str
+    creator: str
+    points: int
+    share: MoneyJson
+
+
+class ReceiptOut(BaseModel):
+    period: str
+    currency: str
+    status: str = Field(description="done | returned | no_means")
+    budget: MoneyJson
+    fee: MoneyJson
+    unspent: MoneyJson
+    lines: list[ReceiptLineOut]
+
+
+class Receipts(BaseModel):
+    items: list[ReceiptOut]
+
+
+def top_up_out(call: Call, result: TopUp) -> TopUpOut:
+    return TopUpOut(id=result.id, rail=result.rail, amount=money_json(call.deployment.currencies, result.amount),
+                    status=result.status, next_action=result.next_action, error=result.error)
+
+
+def withdrawal_out(call: Call, result: Withdrawal) -> WithdrawalOut:
+    currencies = call.deployment.currencies
+    rate = RateOut(base=result.rate.base, quote=result.rate.quote, value=str(result.rate.value),
+                   date=result.rate.on, source=result.rate.source)
+    return WithdrawalOut(id=result.id, rail=result.rail, amount=money_json(currencies, result.amount),
+                         payout=money_json(currencies, result.payout), rate=rate, status=result.status, error=result.error)
+
+
+@router.route("GET", "/me/balances", "My wallets, earnings and payouts in flight, per currency", TAG, scope="read", response=Balances)
+async def my_balances(call: Call) -> Balances:
+    currencies = call.deployment.currencies
+    rows = await call.run(balances_of, call.deployment, call.me)
+    return Balances(items=[BalanceOut(purpose=b.purpose, balance=money_json(currencies, b.balance),
+                                      available=money_json(currencies, b.available)) for b in rows])
+
+
+@router.route("GET", "/me/budgets", "My budgets per period", TAG, scope="read", response=BudgetList)
+async def my_budgets(call: Call) -> BudgetList:
+    items = await call.run(budgets_of, call.deployment, call.me)
+    return BudgetList(items=[money_json(call.deployment.currencies, m) for m in items])
+
+
+@router.route("PUT", "/me/budgets/{currency}", "Set my budget per period in a currency", TAG, scope="money",
+              body=BudgetIn, response=MoneyJson, errors=("below_minimum",))
+async def put_budget(call: Call) -> MoneyJson:
+    currencies = call.deployment.currencies
+    amount = currencies.money(currencies.get(call.path["currency"]).parse(call.body.amount), call.path["currency"])
+    return money_json(currencies, await call.run(set_budget, call.deployment, call.me, amount))
+
+
+@router.route("DELETE", "/me/budgets/{currency}", "Remove my budget in a currency", TAG, scope="money")
+async def delete_budget(call: Call) -> None:
+    await call.run(clear_budget, call.deployment, call.me, call.path["currency"])
+
+
+@router.route("POST", "/me/top-ups", "Top up my wallet through a rail", TAG, scope="money", body=TopUpIn,
+              response=TopUpOut, status=201, idempotent=True, rate="top_up", errors=("currency_not_enabled",))
+async def post_top_up(call: Call) -> TopUpOut:
+    body: TopUpIn = call.body
+    amount = body.amount.money(call.deployment.currencies)
+    return top_up_out(call, await call.run(top_up, call.deployment, call.me, amount, body.rail, call.idempotency_key))
+
+
+@router.route("GET", "/me/top-ups/{top_up_id}", "One of my top-ups", TAG, scope="read", response=TopUpOut)
+async def get_top_up(call: Call) -> TopUpOut:
+    return top_up_out(call, await call.run(top_up_of, call.deployment, call.me, call.path["top_up_id"]))
+
+
+@router.route("GET", "/me/receipts", "Where my budget went in a settled period", TAG, scope="read", query=ReceiptQuery, response=Receipts)
+async def my_receipts(call: Call) -> Receipts:
+    deployment = call.deployment
+    period = parse_period(call.query.period, deployment.settings.period)
+
+    def load():
+        with reading(deployment.engine) as connection:
+            return receipts_of(connection, deployment.settings, call.me, period.id)
+
+    currencies = deployment.currencies
+    items = [
+        ReceiptOut(
+            period=r.period, currency=r.currency, status=r.status, budget=money_json(currencies, r.budget),
+            fee=money_json(currencies, r.fee), unspent=money_json(currencies, r.unspent),
+            lines=[ReceiptLineOut(thing_id=line.thing_id, title=line.title, creator=line.creator, points=line.points,
+                                  share=money_json(currencies, line.share)) for line in r.lines],
+        )
+        for r in await call.run(load)
+    ]
+    return Receipts(items=items)
+
+
+@router.route("POST", "/me/withdrawals", "Withdraw earnings through a rail, in my preferred currency", TAG, scope="money",
+              body=WithdrawalIn, response=WithdrawalOut, status=201, idempotent=True, rate="withdraw",
+              errors=("insufficient_funds", "below_minimum"))
+async def post_withdrawal(call: Call) -> WithdrawalOut:
+    body: WithdrawalIn = call.body
+    amount = body.amount.money(call.deployment.currencies)
+    result = await call.run(withdraw, call.deployment, call.me, amount, body.rail, call.idempotency_key, body.payout_currency)
+    return withdrawal_out(call, result)
+
+
+@router.route("GET", "/me/withdrawals", "My withdrawals, newest first", TAG, scope="read", query=PageQuery, response=WithdrawalPage)
+async def my_withdrawals(call: Call) -> WithdrawalPage:
+    before = decode_cursor(call.query.cursor)
+    if before is not None and not isinstance(before, int):
+        before = None
+    rows = await call.run(withdrawals_of, call.deployment, call.me, before, call.query.limit + 1)
+    page = rows[: call.query.limit]
+    following = encode_cursor(page[-1].id) if len(rows) > call.query.limit else None
+    return WithdrawalPage(items=[withdrawal_out(call, w) for w in page], next_cursor=following)
+
+
+@router.route("GET", "/me/withdrawals/{withdrawal_id}", "One of my withdrawals", TAG, scope="read", response=WithdrawalOut)
+async def get_withdrawal(call: Call) -> WithdrawalOut:
+    return withdrawal_out(call, await call.run(withdrawal_of, call.deployment, call.me, call.path["withdrawal_id"]))

@@ -1,0 +1,62 @@
+"""The JSON shapes shared by many routes: money, pages of results."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Generic, TypeVar
+
+from moneyed import Money
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from currencies import CurrencyRegistry
+
+from ..errors import ValidationError
+
+T = TypeVar("T")
+
+
+class Model(BaseModel):
+    """Request bodies refuse unknown fields and numbers where strings are due."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class MoneyJson(Model):
+    """An amount of money. The amount is a string, so no float ever carries it."""
+
+    amount: StrictStr = Field(pattern=r"^-?\d+(\.\d+)?$|^-?\d+:[0-5]\d$", max_length=40, examples=["2.25"])
+    currency: StrictStr = Field(pattern=r"^[A-Z][A-Z0-9]{2,11}$", examples=["EUR"])
+
+    def minor(self, currencies: CurrencyRegistry) -> int:
+        return currencies.get(self.currency).parse(self.amount)
+
+    def money(self, currencies: CurrencyRegistry) -> Money:
+        return currencies.money(self.minor(currencies), self.currency)
+
+
+def money_json(currencies: CurrencyRegistry, money: Money) -> MoneyJson:
+    unit = currencies.get(money.currency.code)
+    return MoneyJson(amount=unit.format_amount(unit.to_minor(money)), currency=unit.code)
+
+
+def minor_json(currencies: CurrencyRegistry, minor: int, code: str) -> MoneyJson:
+    return MoneyJson(amount=currencies.get(code).format_amount(minor), currency=code)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+def encode_cursor(position: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    if not cursor:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("this cursor was not made by this API", field="cursor") from None

@@ -1,0 +1,199 @@
+"""Discovery: things listed by language, category, tag and text, sorted three ways."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Connection, delete, func, insert, literal, or_, select, update
+
+from ..deployment import Deployment
+from ..errors import Forbidden, NotFound, ValidationError
+from ..periods import period_containing
+from ..storage.engine import reading, run_in_transaction
+from ..storage.schema import flattrs, participants, receipts, thing_tags, things
+from .registry import register_thing
+
+Sort = Literal["new", "popular", "funders"]
+MAX_TAGS = 10
+
+
+@dataclass(frozen=True)
+class ThingView:
+    id: int
+    owner: str
+    url: str
+    title: str
+    description: str
+    language: str | None
+    category: str | None
+    tags: list[str]
+    hidden: bool
+    created_at: datetime
+    score: int  # what the list was sorted by: flattrs this period, funders ever, or 0
+
+
+@dataclass(frozen=True)
+class Filters:
+    owner: str | None = None
+    language: str | None = None
+    category: str | None = None
+    tag: str | None = None
+    text: str | None = None
+
+
+def clean_tags(tags: list[str]) -> list[str]:
+    cleaned = sorted({tag.strip().lower() for tag in tags if tag.strip()})
+    if len(cleaned) > MAX_TAGS or any(len(tag) > 40 for tag in cleaned):
+        raise ValidationError(f"at most {MAX_TAGS} tags of at most 40 characters", field="tags")
+    return cleaned
+
+
+def create_thing(deployment: Deployment, owner_id: int, url: str, title: str, description: str = "",
+                 language: str | None = None, category: str | None = None, tags: list[str] = ()) -> ThingView:
+    cleaned = clean_tags(list(tags))
+    thing = register_thing(deployment, owner_id, url, title, language, category, description)
+    if cleaned:
+        run_in_transaction(deployment.engine, lambda c: _set_tags(c, thing.id, cleaned))
+    return get_thing(deployment, thing.id, viewer=owner_id)
+
+
+def _set_tags(connection: Connection, thing_id: int, tags: list[str]) -> None:
+    connection.execute(delete(thing_tags).where(thing_tags.c.thing_id == thing_id))
+    if tags:
+        connection.execute(insert(thing_tags), [{"thing_id": thing_id, "tag": tag} for tag in tags])
+
+
+def update_thing(deployment: Deployment, owner_id: int, thing_id: int, changes: dict) -> ThingView:
+    """Change a thing's title, description, language, category, tags or hidden flag."""
+    allowed = {"title", "description", "language", "category", "hidden", "tags"}
+    if set(changes) - allowed:
+        raise ValidationError(f"cannot change {sorted(set(changes) - allowed)[0]!r}")
+    tags = clean_tags(changes.pop("tags")) if "tags" in changes else None
+    if "title" in changes and not 1 <= len(changes["title"] or "") <= 300:
+        raise ValidationError("a thing's title is 1 to 300 characters", field="title")
+
+    def work(connection: Connection) -> None:
+        _owned(connection, owner_id, thing_id)
+        if changes:
+            connection.execute(update(things).where(things.c.id == thing_id).values(**changes))
+        if tags is not None:
+            _set_tags(connection, thing_id, tags)
+
+    run_in_transaction(deployment.engine, work)
+    return get_thing(deployment, thing_id, viewer=owner_id)
+
+
+def _owned(connection: Connection, owner_id: int, thing_id: int) -> None:
+    owner = connection.execute(select(things.c.owner_id).where(things.c.id == thing_id)).scalar()
+    if owner is None:
+        raise NotFound(f"no thing #{thing_id}")
+    if owner != owner_id:
+        raise Forbidden("only its owner may change a thing")
+
+
+def get_thing(deployment: Deployment, thing_id: int, viewer: int | None = None) -> ThingView:
+    views = _views(deployment, select_things().where(things.c.id == thing_id), viewer)
+    if not views:
+        raise NotFound(f"no thing #{thing_id}")
+    return views[0]
+
+
+def thing_by_url(deployment: Deployment, url: str, viewer: int | None = None) -> ThingView:
+    views = _views(deployment, select_things().where(things.c.url == url), viewer)
+    if not views:
+        raise NotFound(f"no thing is registered at {url}")
+    return views[0]
+
+
+def select_things():
+    return select(things, participants.c.handle.label("owner")).join(participants, participants.c.id == things.c.owner_id)
+
+
+def _views(deployment: Deployment, query, viewer: int | None, scores: dict[int, int] | None = None) -> list[ThingView]:
+    with reading(deployment.engine) as connection:
+        rows = [row for row in connection.execute(query) if not row.hidden or row.owner_id == viewer]
+        tags: dict[int, list[str]] = {}
+        if rows:
+            for thing_id, tag in connection.execute(
+                select(thing_tags.c.thing_id, thing_tags.c.tag).where(thing_tags.c.thing_id.in_([r.id for r in rows])).order_by(thing_tags.c.tag)
+            ):
+                tags.setdefault(thing_id, []).append(tag)
+    return [
+        ThingView(row.id, row.owner, row.url, row.title, row.description, row.language, row.category,
+                  tags.get(row.id, []), row.hidden, row.created_at, (scores or {}).get(row.id, 0))
+        for row in rows
+    ]
+
+
+def list_things(deployment: Deployment, filters: Filters, sort: Sort = "new", after: list | None = None,
+                limit: int = 50, viewer: int | None = None) -> tuple[list[ThingView], list | None]:
+    """A page of things and the position to continue after (None on the last page)."""
+    score = _score_column(deployment, sort)
+    query = select_things().add_columns(score.label("score")).where(or_(things.c.hidden.is_(False), things.c.owner_id == (viewer or -1)))
+    query = _filtered(query, filters)
+    order = [score.desc(), things.c.id.desc()] if sort != "new" else [things.c.id.desc()]
+    if after:
+        query = query.where(things.c.id < after[0]) if sort == "new" else query.where(
+            or_(score < after[1], (score == after[1]) & (things.c.id < after[0]))
+        )
+    with reading(deployment.engine) as connection:
+        rows = connection.execute(query.order_by(*order).limit(limit + 1)).all()
+    page = rows[:limit]
+    views = _views(deployment, select_things().where(things.c.id.in_([r.id for r in page])), viewer, {r.id: r.score for r in page})
+    by_id = {view.id: view for view in views}
+    ordered = [by_id[row.id] for row in page if row.id in by_id]
+    following = [page[-1].id, page[-1].score] if len(rows) > limit else None
+    return ordered, following
+
+
+def _score_column(deployment: Deployment, sort: Sort):
+    if sort == "popular":
+        current = period_containing(deployment.clock.now(), deployment.settings.period).id
+        return (
+            select(func.count()).where(flattrs.c.thing_id == things.c.id, flattrs.c.period == current)
+            .correlate(things).scalar_subquery()
+        )
+    if sort == "funders":
+        return (
+            select(func.count(func.distinct(receipts.c.funder_id))).where(receipts.c.thing_id == things.c.id)
+            .correlate(things).scalar_subquery()
+        )
+    return literal(0)
+
+
+def _filtered(query, filters: Filters):
+    if filters.owner:
+        query = query.where(participants.c.handle == filters.owner)
+    if filters.language:
+        query = query.where(things.c.language == filters.language)
+    if filters.category:
+        query = query.where(things.c.category == filters.category)
+    if filters.tag:
+        tagged = select(thing_tags.c.thing_id).where(thing_tags.c.tag == filters.tag.lower())
+        query = query.where(things.c.id.in_(tagged))
+    if filters.text:
+        pattern = f"%{filters.text.lower()}%"
+        query = query.where(or_(func.lower(things.c.title).like(pattern), func.lower(things.c.description).like(pattern)))
+    return query
+
+
+@dataclass(frozen=True)
+class ThingCounts:
+    thing_id: int
+    flattrs_this_period: int
+    funders_ever: int
+
+
+def thing_counts(deployment: Deployment, thing_id: int) -> ThingCounts:
+    get_thing(deployment, thing_id)
+    current = period_containing(deployment.clock.now(), deployment.settings.period).id
+    with reading(deployment.engine) as connection:
+        clicks = connection.execute(
+            select(func.count()).where(flattrs.c.thing_id == thing_id, flattrs.c.period == current)
+        ).scalar()
+        funders = connection.execute(
+            select(func.count(func.distinct(receipts.c.funder_id))).where(receipts.c.thing_id == thing_id)
+        ).scalar()
+    return ThingCounts(thing_id, clicks, funders)

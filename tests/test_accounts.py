@@ -1,0 +1,374 @@
+"""Sign-in accounts: sign-up and its mail, sessions, tokens, password resets, two-factor codes, freezing."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+from datetime import timedelta
+
+import pyotp
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import func, select, update
+
+from gateway.errors import (
+    Conflict,
+    CurrencyNotEnabled,
+    Forbidden,
+    InvalidCredentials,
+    NotFound,
+    TotpRequired,
+    ValidationError,
+)
+from gateway.storage.engine import reading
+from gateway.storage.schema import access_tokens, credentials, email_tokens, participants, sessions
+from gateway.usecases.accounts import (
+    SCOPES,
+    authenticate_session,
+    authenticate_token,
+    begin_totp,
+    confirm_totp,
+    create_access_token,
+    disable_totp,
+    freeze,
+    list_access_tokens,
+    log_in,
+    log_out,
+    profile,
+    request_password_reset,
+    reset_password,
+    revoke_access_token,
+    set_role,
+    sign_up,
+    update_profile,
+    verify_email,
+)
+
+from .http_support import mailed_token
+from .support import OCTOBER
+
+PASSWORD = "correct horse battery"
+
+
+def join(deployment, handle: str = "fan", **options) -> int:
+    return sign_up(deployment, handle, f"{handle}@example.org", PASSWORD, **options)
+
+
+def mails(outbox) -> list[email.message.Message]:
+    return [email.message_from_bytes(path.read_bytes()) for path in sorted(outbox.glob("*.eml"))]
+
+
+def later(deployment, **delta) -> None:
+    deployment.clock.set(deployment.clock.now() + timedelta(**delta))
+
+
+def row(deployment, table, **where):
+    with reading(deployment.engine) as connection:
+        return connection.execute(select(table).filter_by(**where)).one()
+
+
+def code_now(deployment, secret: str) -> str:
+    return pyotp.TOTP(secret).at(deployment.clock.now())
+
+
+# -- signing up --------------------------------------------------------------------------------
+
+
+def test_sign_up_mails_a_link_that_verifies_the_address(deployment, outbox):
+    fan = join(deployment, preferred_currency="USD", language="fr")
+    me = profile(deployment, fan)
+    assert (me.handle, me.email, me.preferred_currency, me.language, me.role) == ("fan", "fan@example.org", "USD", "fr", "member")
+    assert not me.email_verified and not me.listed and not me.totp_enabled
+    [mail] = mails(outbox)
+    assert mail["To"] == "fan@example.org" and "Confirmez" in mail["Subject"]
+    token = mailed_token(outbox, "fan@example.org")
+    assert f"http://127.0.0.1:8080/verify-email?token={token}" in mail.get_payload(decode=True).decode()
+    verify_email(deployment, token)
+    assert profile(deployment, fan).email_verified
+    with pytest.raises(ValidationError, match="unknown, used or expired"):
+        verify_email(deployment, token)  # single use
+
+
+def test_a_verification_link_expires(deployment, outbox):
+    join(deployment)
+    later(deployment, days=2, seconds=1)
+    with pytest.raises(ValidationError):
+        verify_email(deployment, mailed_token(outbox, "fan@example.org"))
+
+
+def test_handles_and_addresses_are_taken_once_whatever_their_case(deployment):
+    join(deployment, "fan")
+    with pytest.raises(Conflict, match="handle"):
+        sign_up(deployment, "FAN", "other@example.org", PASSWORD)
+    with pytest.raises(Conflict, match="e-mail"):
+        sign_up(deployment, "other", "Fan@Example.ORG", PASSWORD)
+    assert profile(deployment, join(deployment, "Mixed")).handle == "mixed"
+    with reading(deployment.engine) as connection:  # no half-made account was left behind
+        assert connection.execute(select(func.count()).select_from(participants)).scalar() == 2
+
+
+@pytest.mark.parametrize("handle, address, password, options, error", [
+    ("bad handle", "a@example.org", PASSWORD, {}, ValidationError),
+    ("platform", "a@example.org", PASSWORD, {}, ValidationError),
+    ("ok", "not-an-address", PASSWORD, {}, ValidationError),
+    ("ok", "a@localhost", PASSWORD, {}, ValidationError),
+    ("ok", "a@example.org,b@example.org", PASSWORD, {}, ValidationError),
+    ("ok", "a@example.org\r\nBcc: b@example.org", PASSWORD, {}, ValidationError),
+    ("ok", "a@example.org", "too short", {}, ValidationError),
+    ("ok", "a@example.org", "x" * 201, {}, ValidationError),
+    ("ok", "a@example.org", PASSWORD, {"language": "de"}, ValidationError),
+    ("ok", "a@example.org", PASSWORD, {"preferred_currency": "XYZ"}, CurrencyNotEnabled),
+])
+def test_bad_sign_ups_are_refused(deployment, outbox, handle, address, password, options, error):
+    with pytest.raises(error):
+        sign_up(deployment, handle, address, password, **options)
+    with reading(deployment.engine) as connection:
+        assert connection.execute(select(func.count()).select_from(participants)).scalar() == 0
+    assert mails(outbox) == []
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+
+def test_log_in_by_handle_or_address_opens_a_session(deployment):
+    fan = join(deployment)
+    by_handle = log_in(deployment, "fan", PASSWORD)
+    by_address = log_in(deployment, "FAN@example.org", PASSWORD)
+    assert by_handle.participant_id == by_address.participant_id == fan and by_handle.token != by_address.token
+    assert by_handle.expires_at == OCTOBER + timedelta(days=deployment.settings.http.session_days)
+    principal = authenticate_session(deployment, by_handle.token)
+    assert (principal.participant_id, principal.handle, principal.role, principal.via) == (fan, "fan", "member", "session")
+    assert principal.scopes == frozenset(SCOPES) and principal.csrf_token == by_handle.csrf_token
+
+
+def test_a_wrong_password_and_an_unknown_login_look_the_same(deployment):
+    join(deployment)
+    with pytest.raises(InvalidCredentials) as wrong:
+        log_in(deployment, "fan", "wrong password!")
+    with pytest.raises(InvalidCredentials) as unknown:
+        log_in(deployment, "nobody", PASSWORD)
+    assert wrong.value.message == unknown.value.message
+    assert authenticate_session(deployment, "no such session") is None
+
+
+def test_sessions_expire_and_log_out_ends_them(deployment):
+    join(deployment)
+    lasting, ending = log_in(deployment, "fan", PASSWORD), log_in(deployment, "fan", PASSWORD)
+    log_out(deployment, ending.token)
+    assert authenticate_session(deployment, ending.token) is None
+    later(deployment, days=deployment.settings.http.session_days, seconds=-1)
+    assert authenticate_session(deployment, lasting.token) is not None
+    later(deployment, seconds=1)
+    assert authenticate_session(deployment, lasting.token) is None
+
+
+def test_an_old_password_hash_is_upgraded_at_log_in(deployment):
+    fan = join(deployment)
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    with deployment.engine.begin() as connection:
+        connection.execute(update(credentials).where(credentials.c.participant_id == fan).values(password_hash=weak))
+    log_in(deployment, "fan", PASSWORD)
+    upgraded = row(deployment, credentials, participant_id=fan).password_hash
+    assert upgraded != weak and not PasswordHasher().check_needs_rehash(upgraded)
+    log_in(deployment, "fan", PASSWORD)
+
+
+# -- personal access tokens --------------------------------------------------------------------
+
+
+def test_tokens_are_made_listed_used_and_revoked(deployment):
+    fan = join(deployment)
+    token_id, secret = create_access_token(deployment, fan, "my script", ["read", "flattr"])
+    assert secret.startswith("fgw_")
+    [listed] = list_access_tokens(deployment, fan)
+    assert (listed.id, listed.name, listed.scopes, listed.created_at, listed.last_used_at) == (
+        token_id, "my script", frozenset({"read", "flattr"}), OCTOBER, None)
+    principal = authenticate_token(deployment, secret)
+    assert (principal.participant_id, principal.scopes, principal.via, principal.csrf_token) == (
+        fan, frozenset({"read", "flattr"}), "token", None)
+    assert list_access_tokens(deployment, fan)[0].last_used_at == OCTOBER
+    revoke_access_token(deployment, fan, token_id)
+    assert authenticate_token(deployment, secret) is None
+    assert list_access_tokens(deployment, fan) == []
+    assert authenticate_token(deployment, "fgw_unknown") is None and authenticate_token(deployment, "") is None
+
+
+def test_last_use_is_written_at_most_once_a_minute(deployment):
+    fan = join(deployment)
+    _, secret = create_access_token(deployment, fan, "t", ["read"])
+    authenticate_token(deployment, secret)
+    later(deployment, seconds=30)
+    authenticate_token(deployment, secret)
+    assert list_access_tokens(deployment, fan)[0].last_used_at == OCTOBER
+    later(deployment, seconds=30)
+    authenticate_token(deployment, secret)
+    assert list_access_tokens(deployment, fan)[0].last_used_at == OCTOBER + timedelta(minutes=1)
+
+
+def test_token_scopes_are_checked(deployment):
+    fan = join(deployment)
+    for scopes, error in ([], ValidationError), (["read", "root"], ValidationError), (["operator"], Forbidden):
+        with pytest.raises(error):
+            create_access_token(deployment, fan, "t", scopes)
+    with pytest.raises(ValidationError):
+        create_access_token(deployment, fan, " ", ["read"])
+    set_role(deployment, fan, "operator")
+    _, secret = create_access_token(deployment, fan, "ops", ["read", "operator"])
+    assert authenticate_token(deployment, secret).scopes == {"read", "operator"}
+    assert "operator" in authenticate_session(deployment, log_in(deployment, "fan", PASSWORD).token).scopes
+    set_role(deployment, fan, "member")  # an ex-operator's token loses the scope
+    assert authenticate_token(deployment, secret).scopes == {"read"}
+    with pytest.raises(ValidationError):
+        set_role(deployment, fan, "king")
+    with pytest.raises(NotFound):
+        set_role(deployment, 999_999, "member")
+
+
+def test_nobody_revokes_anothers_token(deployment):
+    fan, other = join(deployment, "fan"), join(deployment, "other")
+    token_id, secret = create_access_token(deployment, fan, "t", ["read"])
+    with pytest.raises(NotFound) as refused:
+        revoke_access_token(deployment, other, token_id)
+    with pytest.raises(NotFound) as absent:
+        revoke_access_token(deployment, other, 999_999)
+    assert str(refused.value) == f"no token #{token_id}" and type(refused.value) is type(absent.value)
+    assert list_access_tokens(deployment, other) == []
+    assert authenticate_token(deployment, secret).participant_id == fan
+
+
+# -- password resets ---------------------------------------------------------------------------
+
+
+def test_a_password_reset_ends_every_session_and_works_once(deployment, outbox):
+    fan = join(deployment)
+    session = log_in(deployment, "fan", PASSWORD)
+    _, secret = create_access_token(deployment, fan, "t", ["read"])
+    request_password_reset(deployment, "nobody@example.org")
+    assert len(mails(outbox)) == 1  # only the sign-up's; an unknown address gets nothing
+    request_password_reset(deployment, " Fan@Example.org ")
+    reset_mail = mails(outbox)[-1]
+    assert reset_mail["To"] == "fan@example.org" and "reset-password?token=" in reset_mail.get_payload(decode=True).decode()
+    token = mailed_token(outbox, "fan@example.org")
+    with pytest.raises(ValidationError):
+        reset_password(deployment, token, "short")
+    reset_password(deployment, token, "a brand new password")
+    assert authenticate_session(deployment, session.token) is None
+    assert authenticate_token(deployment, secret) is not None  # tokens are revoked one by one, on purpose
+    with pytest.raises(InvalidCredentials):
+        log_in(deployment, "fan", PASSWORD)
+    assert log_in(deployment, "fan", "a brand new password").participant_id == fan
+    assert profile(deployment, fan).email_verified  # the link reached the address
+    with pytest.raises(ValidationError):
+        reset_password(deployment, token, "yet another password")
+
+
+def test_a_reset_link_lasts_an_hour_and_cannot_verify(deployment, outbox):
+    join(deployment)
+    request_password_reset(deployment, "fan@example.org")
+    token = mailed_token(outbox, "fan@example.org")
+    with pytest.raises(ValidationError):
+        verify_email(deployment, token)  # a link serves its own purpose only
+    later(deployment, hours=1)
+    with pytest.raises(ValidationError):
+        reset_password(deployment, token, "a brand new password")
+
+
+# -- two-factor sign-in ------------------------------------------------------------------------
+
+
+def test_two_factor_sign_in(deployment):
+    fan = join(deployment)
+    secret, uri = begin_totp(deployment, fan)
+    assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
+    log_in(deployment, "fan", PASSWORD)  # not in force before it is confirmed
+    with pytest.raises(ValidationError):
+        confirm_totp(deployment, fan, "000000" if code_now(deployment, secret) != "000000" else "111111")
+    confirm_totp(deployment, fan, code_now(deployment, secret))
+    assert profile(deployment, fan).totp_enabled
+    with pytest.raises(Conflict):
+        begin_totp(deployment, fan)
+    with pytest.raises(TotpRequired):
+        log_in(deployment, "fan", PASSWORD)
+    with pytest.raises(InvalidCredentials):
+        log_in(deployment, "fan", "wrong password!", code_now(deployment, secret))
+    later(deployment, minutes=5)
+    stale = pyotp.TOTP(secret).at(OCTOBER)
+    with pytest.raises(InvalidCredentials):
+        log_in(deployment, "fan", PASSWORD, stale)
+    assert log_in(deployment, "fan", PASSWORD, code_now(deployment, secret)).participant_id == fan
+    with pytest.raises(ValidationError):
+        disable_totp(deployment, fan, stale)
+    disable_totp(deployment, fan, code_now(deployment, secret))
+    assert not profile(deployment, fan).totp_enabled
+    log_in(deployment, "fan", PASSWORD)
+    with pytest.raises(Conflict):
+        disable_totp(deployment, fan, code_now(deployment, secret))
+
+
+# -- profile and freezing ----------------------------------------------------------------------
+
+
+def test_a_profile_changes_and_a_new_address_needs_verifying(deployment, outbox):
+    fan = join(deployment)
+    join(deployment, "other")
+    verify_email(deployment, mailed_token(outbox, "fan@example.org"))
+    update_profile(deployment, fan, preferred_currency="JPY", language="fr", listed=True)
+    me = profile(deployment, fan)
+    assert (me.preferred_currency, me.language, me.listed, me.email_verified) == ("JPY", "fr", True, True)
+    with pytest.raises(Conflict):
+        update_profile(deployment, fan, email="other@example.org")
+    for wrong in ({"language": "de"}, {"email": "nope"}):
+        with pytest.raises(ValidationError):
+            update_profile(deployment, fan, **wrong)
+    update_profile(deployment, fan, email="New@Example.org")
+    me = profile(deployment, fan)
+    assert (me.email, me.email_verified) == ("new@example.org", False)
+    assert log_in(deployment, "new@example.org", PASSWORD).participant_id == fan
+    verify_email(deployment, mailed_token(outbox, "new@example.org"))
+    assert profile(deployment, fan).email_verified
+
+
+def test_a_link_to_an_old_address_dies_with_it(deployment, outbox):
+    fan = join(deployment)
+    update_profile(deployment, fan, email="new@example.org")
+    with pytest.raises(ValidationError):
+        verify_email(deployment, mailed_token(outbox, "fan@example.org"))
+
+
+def test_a_frozen_account_cannot_sign_in_or_be_used(deployment):
+    fan = join(deployment)
+    session = log_in(deployment, "fan", PASSWORD)
+    _, secret = create_access_token(deployment, fan, "t", ["read"])
+    freeze(deployment, fan)
+    with pytest.raises(Forbidden):
+        log_in(deployment, "fan", PASSWORD)
+    with pytest.raises(InvalidCredentials):  # the password is checked first: freezing tells a stranger nothing
+        log_in(deployment, "fan", "wrong password!")
+    assert authenticate_session(deployment, session.token) is None
+    assert authenticate_token(deployment, secret) is None
+    freeze(deployment, fan, frozen=False)
+    assert authenticate_session(deployment, session.token) is None  # its sessions ended for good
+    assert authenticate_token(deployment, secret) is not None
+    assert authenticate_session(deployment, log_in(deployment, "fan", PASSWORD).token) is not None
+    with pytest.raises(NotFound):
+        freeze(deployment, 999_999)
+
+
+def test_secrets_are_stored_hashed(deployment, outbox):
+    fan = join(deployment)
+    grant = log_in(deployment, "fan", PASSWORD)
+    token_id, secret = create_access_token(deployment, fan, "t", ["read"])
+    link = mailed_token(outbox, "fan@example.org")
+
+    def sha256(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    stored = row(deployment, credentials, participant_id=fan).password_hash
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert row(deployment, sessions, participant_id=fan).token_hash == sha256(grant.token)
+    assert row(deployment, access_tokens, id=token_id).token_hash == sha256(secret)
+    assert row(deployment, email_tokens, participant_id=fan).token_hash == sha256(link)
+    with reading(deployment.engine) as connection:
+        for table in (credentials, sessions, access_tokens, email_tokens):
+            for values in connection.execute(select(table)).all():
+                assert not {grant.token, secret, link, PASSWORD} & {str(value) for value in values}

@@ -88,7 +88,13 @@ async def security_headers(request: web.Request, handler) -> web.StreamResponse:
 
 def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Application:
     # The outermost middleware turns what the inner ones raise into problems too.
-    app = web.Application(middlewares=[problems, security_headers, identify], client_max_size=256 * 1024)
+    app = web.Application(
+        middlewares=[problems, security_headers, identify],
+        client_max_size=256 * 1024,
+        # Room for the longest query the API takes (a 2,000-character URL, each character up to 12 bytes
+        # percent-encoded); aiohttp answers a longer line itself, in plain text, before any middleware.
+        handler_args={"max_line_size": 32 * 1024},
+    )
     app[DEPLOYMENT] = deployment
     app[LIMITER] = limiter or limiter_for(deployment.settings.http.redis_url)
     api = Api()

@@ -8,8 +8,9 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from ..deployment import Deployment
+    from ..usecases.accounts import Principal
     from .ratelimit import Limiter
 
 DEPLOYMENT: web.AppKey[Deployment] = web.AppKey("deployment")
 LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
-PRINCIPAL = "gateway.principal"  # request key: the caller, or None
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")  # the caller, or None

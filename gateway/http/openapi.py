@@ -102,9 +102,13 @@ def _responses(endpoint: Endpoint, mapping) -> dict[str, Any]:
             "description": "success",
             "content": {"application/json": {"schema": mapping[endpoint.response, "serialization"]}},
         }
-    codes = {"400", "404", "422"} | ({"401", "403"} if endpoint.access != "public" else set())
+    # Any route: a malformed request, a bad bearer token (public routes too), a frozen caller, an unknown id.
+    codes = {"400", "401", "403", "404", "413", "422"}
+    codes |= {"415"} if endpoint.body is not None else set()
+    codes |= {"409"} if endpoint.method != "GET" else set()  # a write that meets the state it needs changed
     codes |= {"429"} if endpoint.rate else set()
-    codes |= {"402", "409"} if endpoint.errors else set()
+    codes |= {"402"} if endpoint.errors else set()
+    codes |= {"502"} if endpoint.idempotent else set()  # a rail that failed to answer
     for code in sorted(codes):
         responses[code] = {"description": "a problem; see its type", "content": problem}
     return responses

@@ -6,6 +6,8 @@ test checks the two never drift. Money columns are integer minor units.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 
@@ -38,6 +41,28 @@ metadata = MetaData(
 Id = BigInteger().with_variant(Integer, "sqlite")
 Minor = BigInteger  # an amount in minor units
 Code = String(12)  # a currency code
+
+
+class Timestamp(TypeDecorator):
+    """A moment, always timezone-aware and in UTC when it comes back.
+
+    SQLite keeps no zone: what goes in is turned to UTC, and what comes out
+    is marked UTC, so no naive datetime ever reaches the code above.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a naive datetime cannot be stored: give it a timezone")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
 PeriodId = String(10)
 
 participants = Table(
@@ -51,7 +76,7 @@ participants = Table(
     Column("frozen", Boolean, nullable=False, server_default="0"),
     Column("role", String(12), nullable=False, server_default="member"),  # member | operator
     Column("listed", Boolean, nullable=False, server_default="0"),  # shown in public period reports
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
     CheckConstraint("kind IN ('person', 'system')", name="kind"),
 )
 
@@ -61,11 +86,11 @@ credentials = Table(
     metadata,
     Column("participant_id", Id, ForeignKey("participants.id"), primary_key=True),
     Column("email", String(320), nullable=False, unique=True),  # stored lower-cased
-    Column("email_verified_at", DateTime(timezone=True)),
+    Column("email_verified_at", Timestamp),
     Column("password_hash", String(200), nullable=False),
     Column("totp_secret", String(64)),
     Column("totp_enabled", Boolean, nullable=False, server_default="0"),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
 )
 
 sessions = Table(
@@ -75,8 +100,8 @@ sessions = Table(
     Column("participant_id", Id, ForeignKey("participants.id"), nullable=False, index=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("csrf_token", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
 )
 
 access_tokens = Table(
@@ -87,9 +112,9 @@ access_tokens = Table(
     Column("name", String(100), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("scopes", String(300), nullable=False),  # space-separated
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_used_at", DateTime(timezone=True)),
-    Column("revoked_at", DateTime(timezone=True)),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_used_at", Timestamp),
+    Column("revoked_at", Timestamp),
 )
 
 email_tokens = Table(
@@ -100,8 +125,8 @@ email_tokens = Table(
     Column("purpose", String(16), nullable=False),  # verify | reset
     Column("email", String(320), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("used_at", DateTime(timezone=True)),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("used_at", Timestamp),
 )
 
 # The first response to each (caller, Idempotency-Key), replayed to later requests.
@@ -114,7 +139,7 @@ http_idempotency = Table(
     Column("request_hash", String(64), nullable=False),
     Column("status", Integer, nullable=False),
     Column("body", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("caller", "key"),
 )
 
@@ -141,7 +166,7 @@ transactions = Table(
     Column("request_hash", String(64)),
     Column("period", PeriodId),
     Column("meta", JSON),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
 )
 
 postings = Table(
@@ -165,7 +190,7 @@ things = Table(
     Column("language", String(8)),
     Column("category", String(32)),
     Column("hidden", Boolean, nullable=False, server_default="0"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
 )
 
 thing_tags = Table(
@@ -185,7 +210,7 @@ flattrs = Table(
     Column("thing_id", Id, ForeignKey("things.id"), nullable=False),
     Column("points", Integer, nullable=False),
     Column("source", String(12), nullable=False),  # click | subscription
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("period", "funder_id", "thing_id"),
     CheckConstraint("points > 0", name="points"),
 )
@@ -200,7 +225,7 @@ subscriptions = Table(
     Column("periods_left", Integer),  # NULL: until cancelled
     Column("status", String(12), nullable=False),  # active | paused | cancelled | finished
     Column("last_period", PeriodId),  # the last period it was applied to
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("funder_id", "thing_id"),
     CheckConstraint("points > 0", name="points"),
     CheckConstraint("periods_left IS NULL OR periods_left >= 0", name="periods_left"),
@@ -223,8 +248,8 @@ periods = Table(
     Column("ends_on", Date, nullable=False),
     Column("status", String(12), nullable=False),  # settling | closed
     Column("give_to_receive", Boolean, nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("closed_at", DateTime(timezone=True)),
+    Column("started_at", Timestamp, nullable=False),
+    Column("closed_at", Timestamp),
 )
 
 settlements = Table(
@@ -297,7 +322,7 @@ top_ups = Table(
     Column("next_action", JSON),
     Column("error", String(500)),
     Column("transaction_id", Id, ForeignKey("transactions.id")),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
     CheckConstraint("amount > 0", name="positive"),
 )
 
@@ -319,6 +344,6 @@ withdrawals = Table(
     Column("request_hash", String(64), nullable=False),
     Column("rail_reference", String(200)),
     Column("error", String(500)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
     CheckConstraint("amount > 0", name="positive"),
 )

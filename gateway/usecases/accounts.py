@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
@@ -311,7 +311,7 @@ def list_access_tokens(deployment: Deployment, participant_id: int) -> list[Acce
             select(access_tokens).where(access_tokens.c.participant_id == participant_id, access_tokens.c.revoked_at.is_(None))
             .order_by(access_tokens.c.id)
         ).all()
-    return [AccessToken(r.id, r.name, frozenset(r.scopes.split()), _utc(r.created_at), _utc(r.last_used_at)) for r in rows]
+    return [AccessToken(r.id, r.name, frozenset(r.scopes.split()), r.created_at, r.last_used_at) for r in rows]
 
 
 def revoke_access_token(deployment: Deployment, participant_id: int, token_id: int) -> None:
@@ -343,7 +343,7 @@ def authenticate_token(deployment: Deployment, secret: str) -> Principal | None:
     if found is None or found.frozen:
         return None
     now = deployment.clock.now()
-    if found.last_used_at is None or _utc(found.last_used_at) <= now - TOUCH_EVERY:
+    if found.last_used_at is None or found.last_used_at <= now - TOUCH_EVERY:
         run_in_transaction(deployment.engine, lambda c: c.execute(
             update(access_tokens).where(access_tokens.c.id == found.token_id).values(last_used_at=now)))
     # A token keeps only the scopes its owner's role still allows (an ex-operator's loses "operator").
@@ -575,7 +575,3 @@ def _set_person(connection: Connection, participant_id: int, **values) -> None:
     if not changed:
         raise NotFound(f"no participant #{participant_id}")
 
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every moment stored here is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment

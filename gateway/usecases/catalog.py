@@ -70,9 +70,13 @@ def update_thing(deployment: Deployment, owner_id: int, thing_id: int, changes: 
     allowed = {"title", "description", "language", "category", "hidden", "tags"}
     if set(changes) - allowed:
         raise ValidationError(f"cannot change {sorted(set(changes) - allowed)[0]!r}")
-    tags = clean_tags(changes.pop("tags")) if "tags" in changes else None
+    tags = clean_tags(changes.pop("tags") or []) if "tags" in changes else None  # null clears them
     if "title" in changes and not 1 <= len(changes["title"] or "") <= 300:
         raise ValidationError("a thing's title is 1 to 300 characters", field="title")
+    if "hidden" in changes and not isinstance(changes["hidden"], bool):
+        raise ValidationError("hidden is true or false", field="hidden")
+    if "description" in changes:
+        changes["description"] = changes["description"] or ""  # null clears it
 
     def work(connection: Connection) -> None:
         _owned(connection, owner_id, thing_id)

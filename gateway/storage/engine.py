@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -11,6 +14,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 T = TypeVar("T")
 READ_ONLY = "gateway_read_only"
+_WRITERS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+_WRITERS_GUARD = threading.Lock()
 
 
 def normalize_url(url: str) -> str:
@@ -84,12 +89,27 @@ def run_in_transaction(bind: Engine | Connection, work: Callable[[Connection], T
     """
     for attempt in range(attempts):
         try:
-            if isinstance(bind, Connection):
-                with bind.begin():
-                    return work(bind)
-            with bind.begin() as connection:
-                return work(connection)
+            with _one_writer(bind.engine):
+                if isinstance(bind, Connection):
+                    with bind.begin():
+                        return work(bind)
+                with bind.begin() as connection:
+                    return work(connection)
         except DBAPIError as error:
             if attempt + 1 == attempts or not is_retryable(error):
                 raise
     raise AssertionError("unreachable")
+
+
+def _one_writer(engine: Engine) -> AbstractContextManager:
+    """On SQLite, this process's write transactions take turns on a lock.
+
+    SQLite lets one writer in at a time, and one that finds the database
+    locked sleeps and polls (``busy_timeout``), for up to tens of
+    milliseconds a try; queued on a lock instead, the next writer starts as
+    soon as the last one commits. Other processes still meet the busy timeout.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(engine, threading.Lock())

@@ -58,33 +58,43 @@ def fundable_thing(connection: Connection, funder_id: int, thing_id: int):
 
 
 def flattr(deployment: Deployment, funder_id: int, thing_id: int, points: int = 1) -> Flattr:
+    """Flattr a thing in the current period (again, with weighted points: up to the maximum).
+
+    Who may flattr what is read first, without the write lock: on SQLite one
+    writer at a time is the limit on flattrs a second, so the write
+    transaction holds only what must be atomic (the period still open, the
+    points). Settlement checks the wallet again, so a race with a withdrawal
+    costs nothing.
+    """
     check_points(deployment, points)
     period = current_period(deployment)
-    settings = deployment.settings
-
-    def work(connection: Connection) -> Flattr:
+    with reading(deployment.engine) as connection:
         person(connection, funder_id)
-        ensure_open(connection, period)
         fundable_thing(connection, funder_id, thing_id)
-        if not has_means(connection, settings, funder_id):
+        if not has_means(connection, deployment.settings, funder_id):
             raise NoMeans("top up your wallet to at least the minimum budget before flattring")
-        where = (flattrs.c.period == period.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id)
-        given = connection.execute(select(flattrs.c.points).where(*where)).scalar()
-        if given is None:
-            connection.execute(
-                insert(flattrs).values(
-                    period=period.id, funder_id=funder_id, thing_id=thing_id, points=points,
-                    source="click", created_at=deployment.clock.now(),
-                )
-            )
-            return Flattr(period.id, funder_id, thing_id, points)
-        if given >= settings.max_points:
-            raise AlreadyFlattred(f"you already flattred this thing in {period.id}", points=given)
-        total = min(settings.max_points, given + points)
-        connection.execute(update(flattrs).where(*where).values(points=total))
-        return Flattr(period.id, funder_id, thing_id, total)
+    now = deployment.clock.now()
+    return run_in_transaction(
+        deployment.engine, lambda c: _add_points(c, deployment.settings.max_points, period, funder_id, thing_id, points, now)
+    )
 
-    return run_in_transaction(deployment.engine, work)
+
+def _add_points(connection: Connection, most: int, period: Period, funder_id: int, thing_id: int, points: int, now) -> Flattr:
+    ensure_open(connection, period)
+    where = (flattrs.c.period == period.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id)
+    given = connection.execute(select(flattrs.c.points).where(*where)).scalar()
+    if given is None:
+        connection.execute(
+            insert(flattrs).values(
+                period=period.id, funder_id=funder_id, thing_id=thing_id, points=points, source="click", created_at=now
+            )
+        )
+        return Flattr(period.id, funder_id, thing_id, points)
+    if given >= most:
+        raise AlreadyFlattred(f"you already flattred this thing in {period.id}", points=given)
+    total = min(most, given + points)
+    connection.execute(update(flattrs).where(*where).values(points=total))
+    return Flattr(period.id, funder_id, thing_id, total)
 
 
 def unflattr(deployment: Deployment, funder_id: int, thing_id: int) -> None:

@@ -169,9 +169,10 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def serve_gateway(url: str, port: int, workdir: Path, profile: str | None = None) -> subprocess.Popen:
+def serve_gateway(url: str, port: int, workdir: Path, processes: int, profile: str | None = None) -> subprocess.Popen:
     gateway = Path(sys.executable).with_name("gateway")
-    command = [str(gateway), "--database-url", url, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [str(gateway), "--database-url", url, "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--processes", str(processes)]
     if profile:  # written when the server stops (on SIGTERM, aiohttp shuts down in order)
         command = [sys.executable, "-m", "cProfile", "-o", str(Path(profile).resolve()), *command]
     return subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -218,6 +219,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per server")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="gateway serve --processes (default: one a core)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--profile", help="write a cProfile of the gateway server to this file")
     parser.add_argument("--stage", choices=["bare"], help=argparse.SUPPRESS)
@@ -242,7 +244,7 @@ def main() -> None:
         "tokens": ", ".join(json.dumps(t) for t in tokens), "things": ", ".join(str(t) for t in things),
     })
     port = free_port()
-    gateway = measure("gateway: POST /things/{id}/flattr", serve_gateway(url, port, workdir, args.profile), port, script, args)
+    gateway = measure("gateway: POST /things/{id}/flattr", serve_gateway(url, port, workdir, args.processes, args.profile), port, script, args)
     gateway["durable"] = count_flattrs(url)
     port = free_port()
     bare = measure("bare aiohttp handler", serve_bare(port), port, script, args)
@@ -253,7 +255,8 @@ def main() -> None:
 
 
 def report(args, gateway: dict, bare: dict) -> None:
-    print(f"\n{args.connections} connections, {args.threads} wrk thread(s), {args.duration} s each, {args.database}\n")
+    print(f"\n{args.connections} connections, {args.threads} wrk thread(s), {args.duration} s each, {args.database}, "
+          f"{args.processes} gateway process(es)\n")
     print("| server | requests | per second | p50 ms | p99 ms | non-2xx | flattrs in the database |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in (gateway, bare):

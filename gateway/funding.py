@@ -8,13 +8,14 @@ floor, so a mutual-credit member can give up to their credit limit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, select
 
 from .accounts import floor_for
 from .config import Settings
-from .storage.schema import accounts, budgets, participants
+from .storage.bulk import read_rows
+from .storage.schema import participants
 
 
 def budget_targets(settings: Settings, explicit: Mapping[str, int], preferred: str | None) -> dict[str, int]:
@@ -34,19 +35,28 @@ def available(settings: Settings, code: str, balance: int | None, floor: int | N
 
 def has_means(connection: Connection, settings: Settings, funder_id: int) -> bool:
     """Whether at least one of the funder's budgets can be met at its currency's minimum."""
-    explicit = dict(connection.execute(select(budgets.c.currency, budgets.c.amount).where(budgets.c.funder_id == funder_id)).all())
     preferred = connection.execute(select(participants.c.preferred_currency).where(participants.c.id == funder_id)).scalar()
-    wallets = {
-        row.currency: row
-        for row in connection.execute(
-            select(accounts.c.currency, accounts.c.balance, accounts.c.floor).where(
-                accounts.c.owner_id == funder_id, accounts.c.purpose == "wallet"
-            )
-        )
-    }
+    return means_suffice(settings, preferred, read_rows(connection, MEANS_QUERY, (funder_id, funder_id)))
+
+
+# The funder's wallets and budgets in one query, for ``means_suffice``: (source, currency, amount, floor).
+MEANS_QUERY = (
+    "SELECT 'wallet', currency, balance, floor FROM accounts WHERE owner_id = ? AND purpose = 'wallet' "
+    "UNION ALL SELECT 'budget', currency, amount, NULL FROM budgets WHERE funder_id = ?"
+)
+
+
+def means_suffice(settings: Settings, preferred: str | None, rows: Iterable[tuple[str, str, int, int | None]]) -> bool:
+    """``has_means`` on rows of ``MEANS_QUERY``."""
+    explicit: dict[str, int] = {}
+    wallets: dict[str, tuple[int, int | None]] = {}
+    for source, code, amount, floor in rows:
+        if source == "budget":
+            explicit[code] = amount
+        else:
+            wallets[code] = (amount, floor)
     for code in budget_targets(settings, explicit, preferred):
-        wallet = wallets.get(code)
-        means = available(settings, code, wallet.balance if wallet else None, wallet.floor if wallet else None)
-        if means >= settings.policies[code].minimum_budget:
+        balance, floor = wallets.get(code, (None, None))
+        if available(settings, code, balance, floor) >= settings.policies[code].minimum_budget:
             return True
     return False

@@ -105,17 +105,15 @@ def currencies(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
-    from aiohttp import web
+    from ..http.serve import serve as serve_api
 
-    from ..http.app import create_app
-
-    deployment = _deployment(settings)
+    _deployment(settings).close()  # the schema is current: check it once, before any process starts
+    processes = args.processes or 1
+    if processes > 1 and not settings.http.redis_url:
+        print("gateway serve: without [http] redis_url each process counts rate limits on its own", file=sys.stderr)
     host = args.host or settings.http.host
     port = settings.http.port if args.port is None else args.port
-    try:
-        web.run_app(create_app(deployment), host=host, port=port, print=lambda text: print(text, flush=True))
-    finally:
-        deployment.close()
+    serve_api(lambda: open_deployment(settings), host, port, processes)
     return 0
 
 

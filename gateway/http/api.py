@@ -18,10 +18,10 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from ..deployment import Deployment
-from ..errors import Forbidden, GatewayError, Unauthorized, ValidationError
+from ..errors import Forbidden, GatewayError, RateLimited, Unauthorized, ValidationError
 from ..usecases.accounts import Principal
 from .idempotency import idempotent
-from .keys import DEPLOYMENT, LIMITER, PRINCIPAL
+from .keys import DEPLOYMENT, LIMITER, PRINCIPAL, RATE_HEADERS
 from .problems import problem
 from .ratelimit import RULES
 
@@ -148,23 +148,18 @@ def _authorize(endpoint: Endpoint, principal: Principal | None) -> None:
 
 
 async def _rate_limit(request: web.Request, endpoint: Endpoint, principal: Principal | None) -> dict[str, str]:
+    """Count the request against its rule; its ``RateLimit-*`` headers go on every answer, errors too."""
     if not endpoint.rate:
         return {}
     rule = RULES[endpoint.rate]
-    who = f"p{principal.participant_id}" if principal else f"ip{request.remote}"
+    # Signing up and in count by address whoever asks: holding accounts must not buy more attempts.
+    signed_in = principal is not None and endpoint.access != "public"
+    who = f"p{principal.participant_id}" if signed_in else f"ip{request.remote}"
     verdict = await request.app[LIMITER].hit(f"{endpoint.rate}:{who}", rule)
+    request[RATE_HEADERS] = verdict.headers()
     if not verdict.allowed:
-        raise RateLimitedWithHeaders(verdict.headers())
-    return verdict.headers()
-
-
-class RateLimitedWithHeaders(GatewayError):
-    code = "rate_limited"
-    status = 429
-
-    def __init__(self, headers: dict[str, str]) -> None:
-        super().__init__(f"too many requests; try again in {headers['Retry-After']} s")
-        self.headers = headers
+        raise RateLimited(f"too many requests; try again in {request[RATE_HEADERS]['Retry-After']} s")
+    return request[RATE_HEADERS]
 
 
 def _parse_path(endpoint: Endpoint, request: web.Request) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from ..deployment import Deployment
 from ..errors import CsrfFailed, GatewayError, InvalidCredentials
 from ..usecases.accounts import authenticate_session, authenticate_token
 from . import docs, openapi
-from .api import Api, RateLimitedWithHeaders
-from .keys import DEPLOYMENT, LIMITER, PRINCIPAL
+from .api import Api
+from .keys import DEPLOYMENT, LIMITER, PRINCIPAL, RATE_HEADERS
 from .problems import from_error, problem
 from .ratelimit import Limiter, limiter_for
 from .routes import install_routes
@@ -33,12 +33,10 @@ async def problems(request: web.Request, handler) -> web.StreamResponse:
     """Every error becomes problem+json; nothing leaks a stack trace."""
     try:
         return await handler(request)
-    except RateLimitedWithHeaders as error:
-        response = from_error(error)
-        response.headers.update(error.headers)
-        return response
     except GatewayError as error:
-        return from_error(error)
+        response = from_error(error)
+        response.headers.update(request.get(RATE_HEADERS) or {})
+        return response
     except web.HTTPException as error:
         if error.status < 400:
             raise

@@ -14,3 +14,4 @@ if TYPE_CHECKING:
 DEPLOYMENT: web.AppKey[Deployment] = web.AppKey("deployment")
 LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")  # the caller, or None
+RATE_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("rate_headers")  # RateLimit-* of this request

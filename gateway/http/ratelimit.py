@@ -54,17 +54,23 @@ def _verdict(count: int, rule: Rule, now: float) -> Verdict:
 class MemoryLimiter:
     """One process's counters; enough for a single node."""
 
+    MAX_KEYS = 100_000  # past this many counters, the ones whose window has ended are dropped
+
     def __init__(self, clock=time.time) -> None:
-        self._counts: dict[tuple[str, int], int] = {}
+        # (key, window length, window number) -> count. Window numbers of rules with other lengths
+        # are not comparable, so a counter's end is computed from its own length.
+        self._counts: dict[tuple[str, int, int], int] = {}
         self._clock = clock
+        self._pruned_at = float("-inf")
 
     async def hit(self, key: str, rule: Rule) -> Verdict:
         now = self._clock()
         window = int(now // rule.window)
-        if len(self._counts) > 100_000:
-            self._counts = {k: v for k, v in self._counts.items() if k[1] >= window - 1}
-        count = self._counts.get((key, window), 0) + 1
-        self._counts[key, window] = count
+        if len(self._counts) > self.MAX_KEYS and now - self._pruned_at >= 1:  # at most once a second
+            self._pruned_at = now
+            self._counts = {k: v for k, v in self._counts.items() if (k[2] + 1) * k[1] > now}
+        count = self._counts.get((key, rule.window, window), 0) + 1
+        self._counts[key, rule.window, window] = count
         return _verdict(count, rule, now)
 
     async def close(self) -> None:
@@ -72,17 +78,18 @@ class MemoryLimiter:
 
 
 class RedisLimiter:
-    """Counters in Redis, shared by every node of a deployment."""
+    """Counters in Redis, shared by every node of a deployment (whose keys start with ``prefix``)."""
 
-    def __init__(self, url: str, clock=time.time) -> None:
+    def __init__(self, url: str, clock=time.time, prefix: str = "gateway:rate:") -> None:
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url)
         self._clock = clock
+        self.prefix = prefix
 
     async def hit(self, key: str, rule: Rule) -> Verdict:
         now = self._clock()
-        name = f"gateway:rate:{key}:{int(now // rule.window)}"
+        name = f"{self.prefix}{key}:{int(now // rule.window)}"
         async with self._redis.pipeline(transaction=True) as pipe:
             count, _ = await pipe.incr(name).expire(name, rule.window + 1).execute()
         return _verdict(int(count), rule, now)

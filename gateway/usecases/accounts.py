@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from ..deployment import Deployment
 from ..errors import Conflict, Forbidden, InvalidCredentials, NotFound, TotpRequired, ValidationError
@@ -330,16 +330,22 @@ def revoke_access_token(deployment: Deployment, participant_id: int, token_id: i
     run_in_transaction(deployment.engine, work)
 
 
+
+def _token_owner():
+    # Built once: every API call made with a token runs it.
+    return (
+        select(access_tokens.c.id.label("token_id"), access_tokens.c.scopes, access_tokens.c.last_used_at, *_who())
+        .join(participants, participants.c.id == access_tokens.c.participant_id)
+        .where(access_tokens.c.token_hash == bindparam("hash"), access_tokens.c.revoked_at.is_(None))
+    )
+
+
 def authenticate_token(deployment: Deployment, secret: str) -> Principal | None:
     """The participant behind a bearer token; None if it is unknown, revoked or its account frozen."""
     if not (secret or "").startswith(TOKEN_PREFIX):
         return None
     with reading(deployment.engine) as connection:
-        found = connection.execute(
-            select(access_tokens.c.id.label("token_id"), access_tokens.c.scopes, access_tokens.c.last_used_at, *_who())
-            .join(participants, participants.c.id == access_tokens.c.participant_id)
-            .where(access_tokens.c.token_hash == token_hash(secret), access_tokens.c.revoked_at.is_(None))
-        ).first()
+        found = connection.execute(_TOKEN_OWNER, {"hash": token_hash(secret)}).first()
     if found is None or found.frozen:
         return None
     now = deployment.clock.now()
@@ -575,3 +581,5 @@ def _set_person(connection: Connection, participant_id: int, **values) -> None:
     if not changed:
         raise NotFound(f"no participant #{participant_id}")
 
+
+_TOKEN_OWNER = _token_owner()

@@ -8,15 +8,20 @@ from typing import Literal
 
 from sqlalchemy import Connection, delete, func, insert, literal, or_, select, update
 
+from ..accounts import participant_id
 from ..deployment import Deployment
-from ..errors import Forbidden, NotFound, ValidationError
+from ..errors import Conflict, Forbidden, NoMeans, NotFound, OwnThing, ValidationError
+from ..funding import has_means
 from ..periods import period_containing
 from ..storage.engine import reading, run_in_transaction
 from ..storage.schema import flattrs, participants, receipts, thing_tags, things
+from .common import person
+from .flattr import Flattr, check_points, flattr
 from .registry import register_thing
 
 Sort = Literal["new", "popular", "funders"]
 MAX_TAGS = 10
+MAX_ID = 2**63 - 1  # the largest id (or score) a cursor may hold: a BIGINT
 
 
 @dataclass(frozen=True)
@@ -133,23 +138,37 @@ def _views(deployment: Deployment, query, viewer: int | None, scores: dict[int, 
 
 def list_things(deployment: Deployment, filters: Filters, sort: Sort = "new", after: list | None = None,
                 limit: int = 50, viewer: int | None = None) -> tuple[list[ThingView], list | None]:
-    """A page of things and the position to continue after (None on the last page)."""
+    """A page of things and the position to continue after (None on the last page).
+
+    The position is ``[sort, id, score]``, as ``after`` takes it back; one made for another sort,
+    or not by this function, is refused rather than skipping or repeating things.
+    """
+    position = _position(after, sort)
     score = _score_column(deployment, sort)
     query = select_things().add_columns(score.label("score")).where(or_(things.c.hidden.is_(False), things.c.owner_id == (viewer or -1)))
-    query = _filtered(query, filters)
     order = [score.desc(), things.c.id.desc()] if sort != "new" else [things.c.id.desc()]
-    if after:
-        query = query.where(things.c.id < after[0]) if sort == "new" else query.where(
-            or_(score < after[1], (score == after[1]) & (things.c.id < after[0]))
+    if position:
+        last_id, last_score = position
+        query = query.where(things.c.id < last_id) if sort == "new" else query.where(
+            or_(score < last_score, (score == last_score) & (things.c.id < last_id))
         )
     with reading(deployment.engine) as connection:
-        rows = connection.execute(query.order_by(*order).limit(limit + 1)).all()
+        rows = connection.execute(_filtered(query, filters, connection).order_by(*order).limit(limit + 1)).all()
     page = rows[:limit]
     views = _views(deployment, select_things().where(things.c.id.in_([r.id for r in page])), viewer, {r.id: r.score for r in page})
     by_id = {view.id: view for view in views}
     ordered = [by_id[row.id] for row in page if row.id in by_id]
-    following = [page[-1].id, page[-1].score] if len(rows) > limit else None
+    following = [sort, page[-1].id, page[-1].score] if len(rows) > limit else None
     return ordered, following
+
+
+def _position(after, sort: Sort) -> tuple[int, int] | None:
+    if after is None:
+        return None
+    if not (isinstance(after, list) and len(after) == 3 and after[0] == sort
+            and all(type(value) is int and 0 <= value <= MAX_ID for value in after[1:])):
+        raise ValidationError(f"this cursor was not made by this API for sort={sort}", field="cursor")
+    return after[1], after[2]
 
 
 def _score_column(deployment: Deployment, sort: Sort):
@@ -167,7 +186,7 @@ def _score_column(deployment: Deployment, sort: Sort):
     return literal(0)
 
 
-def _filtered(query, filters: Filters):
+def _filtered(query, filters: Filters, connection: Connection):
     if filters.owner:
         query = query.where(participants.c.handle == filters.owner)
     if filters.language:
@@ -178,9 +197,22 @@ def _filtered(query, filters: Filters):
         tagged = select(thing_tags.c.thing_id).where(thing_tags.c.tag == filters.tag.lower())
         query = query.where(things.c.id.in_(tagged))
     if filters.text:
-        pattern = f"%{filters.text.lower()}%"
-        query = query.where(or_(func.lower(things.c.title).like(pattern), func.lower(things.c.description).like(pattern)))
+        # The text as written: its % and _ are not wildcards.
+        escaped = filters.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern, lower = f"%{escaped}%", _lower(connection)
+        query = query.where(or_(lower(things.c.title).like(pattern, escape="\\"),
+                                lower(things.c.description).like(pattern, escape="\\")))
     return query
+
+
+def _lower(connection: Connection):
+    """SQL's lower(), folding every letter as Python does; SQLite's own folds only A to Z ("Été" stays "Été")."""
+    if connection.dialect.name != "sqlite":
+        return func.lower
+    connection.connection.driver_connection.create_function(
+        "gateway_lower", 1, lambda text: None if text is None else text.lower(), deterministic=True
+    )
+    return func.gateway_lower
 
 
 @dataclass(frozen=True)
@@ -190,8 +222,8 @@ class ThingCounts:
     funders_ever: int
 
 
-def thing_counts(deployment: Deployment, thing_id: int) -> ThingCounts:
-    get_thing(deployment, thing_id)
+def thing_counts(deployment: Deployment, thing_id: int, viewer: int | None = None) -> ThingCounts:
+    get_thing(deployment, thing_id, viewer)  # a hidden thing's counts are its owner's to see
     current = period_containing(deployment.clock.now(), deployment.settings.period).id
     with reading(deployment.engine) as connection:
         clicks = connection.execute(
@@ -201,3 +233,37 @@ def thing_counts(deployment: Deployment, thing_id: int) -> ThingCounts:
             select(func.count(func.distinct(receipts.c.funder_id))).where(receipts.c.thing_id == thing_id)
         ).scalar()
     return ThingCounts(thing_id, clicks, funders)
+
+
+def auto_submit(deployment: Deployment, funder_id: int, owner: str, url: str, title: str, description: str = "",
+                language: str | None = None, category: str | None = None, tags: list[str] = (),
+                points: int = 1) -> tuple[ThingView, Flattr]:
+    """Flattr the thing at ``url``, registering it first for the creator ``owner`` if nobody has.
+
+    A thing is registered only for a flattr that will be taken, so a funder who cannot flattr it
+    (no means, their own, no such creator) leaves nothing behind. Funders who flattr a new URL at
+    the same moment all flattr the one thing the first of them registered.
+    """
+    try:
+        view = thing_by_url(deployment, url)
+    except NotFound:
+        owner_id = _first_flattr_allowed(deployment, funder_id, owner, points)
+        try:
+            view = create_thing(deployment, owner_id, url, title, description, language, category, tags)
+        except Conflict:  # registered meanwhile, or hidden by its owner (then: not found)
+            view = thing_by_url(deployment, url)
+    return view, flattr(deployment, funder_id, view.id, points)
+
+
+def _first_flattr_allowed(deployment: Deployment, funder_id: int, owner: str, points: int) -> int:
+    """The owner's id, once the checks ``flattr`` makes would pass for a new thing of theirs."""
+    check_points(deployment, points)
+    with reading(deployment.engine) as connection:
+        person(connection, funder_id)
+        owner_id = participant_id(connection, owner)
+        person(connection, owner_id)
+        if owner_id == funder_id:
+            raise OwnThing("you cannot flattr your own thing")
+        if not has_means(connection, deployment.settings, funder_id):
+            raise NoMeans("top up your wallet to at least the minimum budget before flattring")
+    return owner_id

@@ -40,8 +40,13 @@ def positive_amount(deployment: Deployment, amount: Money) -> tuple[CurrencyUnit
 
 def person(connection: Connection, participant_id: int) -> Row:
     row = connection.execute(select(participants).where(participants.c.id == participant_id)).first()
+    check_person(participant_id, row)
+    return row
+
+
+def check_person(participant_id: int, row: Any) -> None:
+    """A participant who may act: one that exists, is a person, and is not frozen."""
     if row is None or row.kind != "person":
         raise NotFound(f"no participant #{participant_id}")
     if row.frozen:
         raise ValidationError(f"the account of {row.handle!r} is frozen")
-    return row

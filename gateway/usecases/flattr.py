@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from ..deployment import Deployment
 from ..errors import AlreadyFlattred, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
-from ..funding import has_means
+from ..funding import MEANS_QUERY, means_suffice
 from ..periods import Period, period_containing
+from ..storage.bulk import read_rows
 from ..storage.engine import reading, run_in_transaction
 from ..storage.schema import flattrs, periods, things
-from .common import person
+from .common import check_person
 
 
 @dataclass(frozen=True)
@@ -39,61 +40,95 @@ def check_points(deployment: Deployment, points: int) -> None:
         raise ValidationError(f"points must be a whole number from 1 to {most} ({hint})", field="points")
 
 
+_PERIOD_STATUS = select(periods.c.status).where(periods.c.id == bindparam("period")).with_for_update(read=True)
+
+
 def ensure_open(connection: Connection, period: Period) -> None:
     """Refuse a change to a period that has begun settling (and hold it open until we commit)."""
-    status = connection.execute(
-        select(periods.c.status).where(periods.c.id == period.id).with_for_update(read=True)
-    ).scalar()
+    status = connection.execute(_PERIOD_STATUS, {"period": period.id}).scalar()
     if status is not None:
         raise PeriodClosed(f"the period {period.id} is {status}; flattrs now count in the next one")
 
 
 def fundable_thing(connection: Connection, funder_id: int, thing_id: int):
     thing = connection.execute(select(things.c.owner_id, things.c.hidden).where(things.c.id == thing_id)).first()
-    if thing is None or thing.hidden:
-        raise NotFound(f"no thing #{thing_id}", thing=thing_id)
-    if thing.owner_id == funder_id:
-        raise OwnThing("you cannot flattr your own thing")
+    check_fundable(funder_id, thing_id, thing.owner_id if thing else None, thing.hidden if thing else None)
     return thing
+
+
+def check_fundable(funder_id: int, thing_id: int, owner_id: int | None, hidden: bool | None) -> None:
+    """A thing the funder may give to: it exists, is shown, and is someone else's."""
+    if owner_id is None or hidden:
+        raise NotFound(f"no thing #{thing_id}", thing=thing_id)
+    if owner_id == funder_id:
+        raise OwnThing("you cannot flattr your own thing")
+
+
+# Who is flattring what, in one query: the funder (NULL thing columns when there is no such thing).
+_FLATTR_CHECK = (
+    "SELECT p.kind, p.frozen, p.handle, p.preferred_currency, t.owner_id, t.hidden "
+    "FROM participants AS p LEFT JOIN things AS t ON t.id = ? WHERE p.id = ?"
+)
+_THE_FLATTR = (
+    flattrs.c.period == bindparam("of_period"), flattrs.c.funder_id == bindparam("funder"), flattrs.c.thing_id == bindparam("thing")
+)
+_GIVEN = select(flattrs.c.points).where(*_THE_FLATTR)
+_MORE_POINTS = update(flattrs).where(*_THE_FLATTR).values(points=bindparam("total"))
 
 
 def flattr(deployment: Deployment, funder_id: int, thing_id: int, points: int = 1) -> Flattr:
     """Flattr a thing in the current period (again, with weighted points: up to the maximum).
 
-    Who may flattr what is read first, without the write lock: on SQLite one
-    writer at a time is the limit on flattrs a second, so the write
-    transaction holds only what must be atomic (the period still open, the
-    points). Settlement checks the wallet again, so a race with a withdrawal
-    costs nothing.
+    Who may flattr what is read first, without the write lock, in two
+    queries: on SQLite, one writer at a time is what limits flattrs a
+    second, so the write transaction holds only what must be atomic (the
+    period still open, the points). Settlement checks the wallet again, so a
+    race with a withdrawal costs nothing. This is the API's busiest path,
+    hence statements built once.
     """
     check_points(deployment, points)
     period = current_period(deployment)
     with reading(deployment.engine) as connection:
-        person(connection, funder_id)
-        fundable_thing(connection, funder_id, thing_id)
-        if not has_means(connection, deployment.settings, funder_id):
-            raise NoMeans("top up your wallet to at least the minimum budget before flattring")
+        _check_may_flattr(connection, deployment.settings, funder_id, thing_id)
     now = deployment.clock.now()
     return run_in_transaction(
         deployment.engine, lambda c: _add_points(c, deployment.settings.max_points, period, funder_id, thing_id, points, now)
     )
 
 
+def _check_may_flattr(connection: Connection, settings, funder_id: int, thing_id: int) -> None:
+    found = read_rows(connection, _FLATTR_CHECK, (thing_id, funder_id))
+    funder = _FunderRow(*found[0]) if found else None
+    check_person(funder_id, funder)
+    check_fundable(funder_id, thing_id, funder.owner_id, funder.hidden)
+    if not means_suffice(settings, funder.preferred_currency, read_rows(connection, MEANS_QUERY, (funder_id, funder_id))):
+        raise NoMeans("top up your wallet to at least the minimum budget before flattring")
+
+
+@dataclass(frozen=True)
+class _FunderRow:
+    kind: str
+    frozen: bool
+    handle: str
+    preferred_currency: str | None
+    owner_id: int | None
+    hidden: bool | None
+
+
 def _add_points(connection: Connection, most: int, period: Period, funder_id: int, thing_id: int, points: int, now) -> Flattr:
     ensure_open(connection, period)
-    where = (flattrs.c.period == period.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id)
-    given = connection.execute(select(flattrs.c.points).where(*where)).scalar()
+    keys = {"of_period": period.id, "funder": funder_id, "thing": thing_id}
+    given = connection.execute(_GIVEN, keys).scalar()
     if given is None:
         connection.execute(
-            insert(flattrs).values(
-                period=period.id, funder_id=funder_id, thing_id=thing_id, points=points, source="click", created_at=now
-            )
+            insert(flattrs),
+            {"period": period.id, "funder_id": funder_id, "thing_id": thing_id, "points": points, "source": "click", "created_at": now},
         )
         return Flattr(period.id, funder_id, thing_id, points)
     if given >= most:
         raise AlreadyFlattred(f"you already flattred this thing in {period.id}", points=given)
     total = min(most, given + points)
-    connection.execute(update(flattrs).where(*where).values(points=total))
+    connection.execute(_MORE_POINTS, {**keys, "total": total})
     return Flattr(period.id, funder_id, thing_id, total)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from sqlalchemy import select
 
-from ...accounts import participant_id
-from ...errors import NotFound
+from ...errors import NotFound, PeriodClosed
 from ...periods import parse_period
 from ...storage.engine import reading
-from ...usecases.catalog import create_thing, thing_by_url
+from ...storage.schema import flattrs, periods
+from ...usecases.catalog import auto_submit as auto_flattr
 from ...usecases.flattr import current_period, flattr, flattrs_of, unflattr
 from ...usecases.subscriptions import Subscription, cancel, pause, resume, subscribe, subscriptions_of
 from ..api import Api, Call
@@ -81,7 +82,24 @@ async def flattr_thing(call: Call) -> FlattrOut:
 
 @router.route("DELETE", "/things/{thing_id}/flattr", "Take back this period's flattr", TAG, scope="flattr")
 async def take_back(call: Call) -> None:
-    await call.run(unflattr, call.deployment, call.me, call.path["thing_id"])
+    try:
+        await call.run(unflattr, call.deployment, call.me, call.path["thing_id"])
+    except NotFound:
+        await call.run(_refuse_if_ended, call.deployment, call.me, call.path["thing_id"])
+        raise
+
+
+def _refuse_if_ended(deployment, funder_id: int, thing_id: int) -> None:
+    """Say so when the flattr to take back is the last period's, which has ended (and maybe settled)."""
+    last = current_period(deployment).previous()
+    with reading(deployment.engine) as connection:
+        flattred = connection.execute(select(flattrs.c.points).where(
+            flattrs.c.period == last.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id)).first()
+        status = connection.execute(select(periods.c.status).where(periods.c.id == last.id)).scalar()
+    if flattred is not None:
+        raise PeriodClosed(f"your flattr of thing #{thing_id} counts in {last.id}, which has "
+                           f"{'ended' if status is None else 'been settled' if status == 'closed' else 'begun settling'}; "
+                           "it can no longer be taken back", period=last.id)
 
 
 @router.route("GET", "/me/flattrs", "My flattrs of a period", TAG, scope="read", query=PeriodQuery, response=FlattrList)
@@ -96,20 +114,9 @@ async def my_flattrs(call: Call) -> FlattrList:
               scope="flattr", body=AutoSubmit, response=AutoResult, rate="flattr", errors=("already_flattred",))
 async def auto_submit(call: Call) -> AutoResult:
     body: AutoSubmit = call.body
-    deployment = call.deployment
-    try:
-        view = await call.run(thing_by_url, deployment, body.url)
-    except NotFound:
-        owner = await call.run(_participant, deployment, body.owner)
-        view = await call.run(create_thing, deployment, owner, body.url, body.title, body.description,
-                              body.language, body.category, body.tags)
-    result = await call.run(flattr, deployment, call.me, view.id, body.points)
+    view, result = await call.run(auto_flattr, call.deployment, call.me, body.owner, body.url, body.title, body.description,
+                                  body.language, body.category, body.tags, body.points)
     return AutoResult(thing=ThingOut.of(view), flattr=_flattr_out(result))
-
-
-def _participant(deployment, handle: str) -> int:
-    with reading(deployment.engine) as connection:
-        return participant_id(connection, handle)
 
 
 @router.route("PUT", "/me/subscriptions/{thing_id}", "Subscribe to a thing (or change a subscription)", TAG,

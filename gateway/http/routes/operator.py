@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from sqlalchemy import select
 
 from ...audit import check_ledger
-from ...errors import GatewayError, NotFound
+from ...errors import GatewayError, NotFound, ValidationError
 from ...periods import parse_period
 from ...reports import PeriodReport, period_report
 from ...settlement import settle
@@ -178,7 +178,10 @@ async def ledger_check(call: Call) -> CheckOut:
               response=AccountPage)
 async def accounts(call: Call) -> AccountPage:
     after = decode_cursor(call.query.cursor)
-    after = after if isinstance(after, int) else 0
+    if after is None:
+        after = 0
+    elif type(after) is not int or not 0 <= after < 2**63:  # a BIGINT id, as encode_cursor wrote it below
+        raise ValidationError("this cursor was not made by this API", field="cursor")
 
     def load():
         with reading(call.deployment.engine) as connection:

@@ -118,5 +118,5 @@ async def change(call: Call) -> ThingOut:
 
 @router.route("GET", "/things/{thing_id}/counts", "A thing's public counts", TAG, access="public", response=Counts)
 async def counts(call: Call) -> Counts:
-    result = await call.run(thing_counts, call.deployment, call.path["thing_id"])
+    result = await call.run(thing_counts, call.deployment, call.path["thing_id"], _viewer(call))
     return Counts(thing_id=result.thing_id, flattrs_this_period=result.flattrs_this_period, funders_ever=result.funders_ever)

@@ -85,3 +85,39 @@ def test_every_command_has_help():
 def test_currencies_lists_the_embedded_default():
     result = gateway("--config", str(DEFAULT_CONFIG), "currencies")
     assert result.returncode == 0 and "EUR (default)" in result.stdout and "rails: sandbox" in result.stdout
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_serve_answers_on_loopback_and_stops_on_sigterm(tmp_path, processes):
+    import json
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
+    assert gateway("--database-url", url, "db", "upgrade").returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli.main", "--database-url", url, "serve", "--port", str(port),
+         "--processes", str(processes)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2) as answer:
+                    assert json.load(answer)["openapi"].startswith("3.1")
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read() if server.poll() is not None else "timeout"
+                time.sleep(0.1)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        assert f"http://127.0.0.1:{port}/api/v1 with {processes} process(es)" in server.stdout.read()
+    finally:
+        if server.poll() is None:
+            server.kill()

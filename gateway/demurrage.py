@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .allocation import fee_of, split
+from .allocation import K, fee_of, split
 
 
-def demurrage_charges(holdings: dict[int, int], rate: Decimal, seed: int) -> dict[int, int]:
-    """What each holding (account id -> positive balance) pays; zero charges left out."""
+def demurrage_charges(holdings: dict[K, int], rate: Decimal, seed: int) -> dict[K, int]:
+    """What each holding (holder -> positive balance) pays; zero charges left out.
+
+    Ties for a spare minor unit are broken in the order of the holders' keys, so keys that do not depend
+    on the order rows were written in (a handle, not an account id) give the same ledger every run.
+    """
     held = {account: balance for account, balance in holdings.items() if balance > 0}
     if not held:
         return {}

@@ -25,6 +25,7 @@ POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg:/
 # A day inside the October 2026 period, and a moment after it ended.
 OCTOBER = datetime(2026, 10, 15, 12, 0, tzinfo=timezone.utc)
 NOVEMBER = datetime(2026, 11, 1, 0, 5, tzinfo=timezone.utc)
+DECEMBER = datetime(2026, 12, 2, 0, 5, tzinfo=timezone.utc)
 
 BASE_CONFIG: dict[str, Any] = {
     "platform": {

@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 
 from gateway.allocation import allocate_minor
 from gateway.audit import check_ledger
-from gateway.errors import PeriodNotEnded
+from gateway.errors import Conflict, PeriodNotEnded
 from gateway.periods import parse_period
 from gateway.reports import receipts_of
 from gateway.settlement import settle
+from gateway.settlement.prepare import prepare
+from gateway.storage.engine import run_in_transaction
 from gateway.storage.schema import postings, receipts, settlements, transactions
 from gateway.usecases.budgets import set_budget
 from gateway.usecases.flattr import flattr
@@ -21,7 +23,7 @@ from gateway.usecases.registry import register_participant, register_thing
 from gateway.usecases.subscriptions import cancel, subscribe
 from gateway.usecases.top_up import top_up
 
-from .support import NOVEMBER, config, eur
+from .support import DECEMBER, NOVEMBER, config, eur
 
 OCTOBER = parse_period("2026-10", "month")
 
@@ -204,9 +206,10 @@ def test_rotation_of_the_spare_cent_is_deterministic(deployment_factory):
     assert sorted(c.earned for c in report.creators) == [eur("2.05")] * 3
 
 
-def test_small_batches_on_several_workers_settle_each_funder_once(deployment_factory):
-    """Batches of 4 funders, 3 workers (PostgreSQL runs them side by side): every split as the pure function gives it."""
-    deployment = deployment_factory(config(weighted_points=True, max_points=3, settle_batch=4, settle_workers=3))
+@pytest.mark.parametrize("batch", [1, 4])
+def test_small_batches_on_several_workers_settle_each_funder_once(deployment_factory, batch):
+    """Small batches, 3 workers (PostgreSQL runs them side by side): every split as the pure function gives it."""
+    deployment = deployment_factory(config(weighted_points=True, max_points=3, settle_batch=batch, settle_workers=3))
     creators = people(deployment, *(f"creator{i}" for i in range(6)))
     things = [thing(deployment, owner, handle) for handle, owner in creators.items()]
     funders = people(deployment, *(f"funder{i}" for i in range(30)))
@@ -232,3 +235,17 @@ def test_small_batches_on_several_workers_settle_each_funder_once(deployment_fac
         expected = allocate_minor(budget, Decimal("0.10"), points, OCTOBER.ordinal + funder)
         assert by_funder[funder] == expected.shares
     assert_ledger_ok(deployment)
+
+
+def test_a_period_left_settling_is_finished_before_the_next(deployment):
+    """A crash after ``prepare``: the next ``gateway settle`` finishes that period, and no later one starts first."""
+    ids = people(deployment, "fan", "a")
+    fund(deployment, ids["fan"], budget="3.00")
+    flattr(deployment, ids["fan"], thing(deployment, ids["a"], "a"))
+    deployment.clock.set(DECEMBER)
+    run_in_transaction(deployment.engine, lambda c: prepare(c, deployment.settings, OCTOBER, DECEMBER))  # then the crash
+    with pytest.raises(Conflict, match="2026-10 is still settling"):
+        settle(deployment, parse_period("2026-11", "month"))
+    report = settle(deployment)  # no period named: the one left settling
+    assert report.period == OCTOBER.id
+    assert {c.handle: c.earned for c in report.creators} == {"a": eur("2.70")}

@@ -112,10 +112,14 @@ class _Book:
 
 
 def eligible_creators(connection: Connection, period: Period) -> set[int]:
-    """Give-to-receive: the participants who fund in this period (had means and flattred)."""
+    """Give-to-receive: the participants who fund in this period (had means and flattred).
+
+    Read from what ``prepare`` fixed (the amount), never from the batches' outcomes, so that a resumed
+    settlement finds the same set as the run it finishes.
+    """
     rows = connection.execute(
         select(settlements.c.funder_id).where(
-            settlements.c.period == period.id, settlements.c.status != "no_means", settlements.c.flattrs > 0
+            settlements.c.period == period.id, settlements.c.amount > 0, settlements.c.flattrs > 0
         )
     )
     return {row.funder_id for row in rows}
@@ -131,7 +135,7 @@ def pending_ranges(connection: Connection, period_id: str, size: int) -> list[tu
         connection,
         "SELECT funder_id FROM (SELECT funder_id, row_number() OVER (ORDER BY funder_id) AS n "
         "FROM (SELECT DISTINCT funder_id FROM settlements WHERE period = ? AND status = 'pending') AS f) AS numbered "
-        "WHERE n % ? = 1 ORDER BY funder_id",
+        "WHERE (n - 1) % ? = 0 ORDER BY funder_id",
         (period_id, size),
     )
     firsts = [row[0] for row in starts]

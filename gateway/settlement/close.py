@@ -13,7 +13,7 @@ from ..config import Settings
 from ..demurrage import demurrage_charges
 from ..ledger import Account, Entry, Leg, find_by_key, post
 from ..periods import Period, month_boundaries_crossed
-from ..storage.schema import accounts, creator_totals, period_totals, periods, postings, receipts, settlements, transactions
+from ..storage.schema import accounts, creator_totals, participants, period_totals, periods, postings, receipts, settlements, transactions
 
 HOLDING_PURPOSES = ("wallet", "earnings")
 
@@ -31,20 +31,23 @@ def charge_demurrage(connection: Connection, unit: CurrencyUnit, period: Period,
     key = f"demurrage:{period.id}:{unit.code}"
     if find_by_key(connection, key) is not None:
         return
+    # Keyed by holder (handle, purpose), not by account id: the split breaks ties in key order, and account
+    # ids follow the order accounts were opened in, which batches side by side or a redone batch change.
     holdings = {
-        row.id: (row, row.balance)
+        (row.handle, row.purpose): row
         for row in connection.execute(
-            select(accounts)
+            select(accounts, participants.c.handle)
+            .join(participants, participants.c.id == accounts.c.owner_id)
             .where(accounts.c.currency == unit.code, accounts.c.purpose.in_(HOLDING_PURPOSES), accounts.c.balance > 0)
             .order_by(accounts.c.id)
-            .with_for_update()
+            .with_for_update(of=accounts)
         )
     }
-    charges = demurrage_charges({aid: balance for aid, (_, balance) in holdings.items()}, unit.demurrage.rate, period.ordinal)
+    charges = demurrage_charges({holder: row.balance for holder, row in holdings.items()}, unit.demurrage.rate, period.ordinal)
     if not charges:
         return
     fund = account(connection, system_participant(connection, unit.demurrage.fund, now), "fund", unit)
-    legs = [Leg(_as_account(holdings[aid][0]), -charge) for aid, charge in sorted(charges.items())]
+    legs = [Leg(_as_account(holdings[holder]), -charge) for holder, charge in sorted(charges.items())]
     legs.append(Leg(fund, sum(charges.values())))
     meta = {"rate": str(unit.demurrage.rate), "every_months": unit.demurrage.every_months}
     post(connection, Entry("demurrage", tuple(legs), idempotency_key=key, period=period.id, meta=meta), now)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, update
 
 from ..config import Settings
+from ..errors import Conflict
 from ..funding import available, budget_targets
 from ..periods import Period
 from ..storage.bulk import bulk_insert, read_rows
@@ -22,6 +23,11 @@ def prepare(connection: Connection, settings: Settings, period: Period, now: dat
     status = connection.execute(select(periods.c.status).where(periods.c.id == period.id).with_for_update()).scalar()
     if status is not None:
         return status
+    unfinished = connection.execute(
+        select(periods.c.id).where(periods.c.status == "settling", periods.c.starts_on < period.start)
+    ).scalar()
+    if unfinished is not None:  # its budgets are still in the wallets: this period would count them again
+        raise Conflict(f"the period {unfinished} is still settling: finish it first (gateway settle --period {unfinished})")
     connection.execute(
         insert(periods).values(
             id=period.id, starts_on=period.start, ends_on=period.end, status="settling",

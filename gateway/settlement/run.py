@@ -14,9 +14,9 @@ from sqlalchemy import Connection, Engine, func, select
 
 from ..deployment import Deployment
 from ..errors import PeriodNotEnded
-from ..periods import Period, period_containing
+from ..periods import Period, parse_period, period_containing
 from ..reports import PeriodReport, period_report
-from ..storage.engine import run_in_transaction
+from ..storage.engine import reading, run_in_transaction
 from ..storage.schema import periods, settlements
 from .batch import Known, eligible_creators, pending_ranges, settle_batch
 from .close import charge_demurrage, close, demurrage_due
@@ -34,7 +34,7 @@ def settle(deployment: Deployment, period: Period | None = None, progress: Progr
     """Settle ``period`` (by default the last one that has ended); safe to run again, and to resume."""
     settings, engine = deployment.settings, deployment.engine
     now = deployment.clock.now()
-    period = period or period_containing(now, settings.period).previous()
+    period = period or _unfinished(engine, settings) or period_containing(now, settings.period).previous()
     if now < period.ends_at:
         raise PeriodNotEnded(f"the period {period.id} ends on {period.end.isoformat()}; it cannot be settled before")
     with _settling(engine) as connection:
@@ -56,6 +56,15 @@ def settle(deployment: Deployment, period: Period | None = None, progress: Progr
             run_in_transaction(connection, lambda c: close(c, period, now))
     with engine.connect() as connection:
         return period_report(connection, settings, period.id)
+
+
+def _unfinished(engine: Engine, settings) -> Period | None:
+    """The oldest period a crash left settling: with no period named, that is the one to finish first."""
+    with reading(engine) as connection:
+        found = connection.execute(
+            select(periods.c.id).where(periods.c.status == "settling").order_by(periods.c.starts_on).limit(1)
+        ).scalar()
+    return parse_period(found, settings.period) if found else None
 
 
 class _Counter:

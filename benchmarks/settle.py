@@ -55,12 +55,12 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 CHUNK = 100_000
 
 
-def config(batch: int, outbox: str) -> dict:
+def config(batch: int, outbox: str, workers: int | None = None) -> dict:
     return {
         "platform": {
             "name": "benchmark", "default_currency": "EUR", "fee": Decimal("0.10"), "period": "month",
             "weighted_points": True, "max_points": 5, "unspent": "return", "give_to_receive": False,
-            "settle_batch": batch,
+            "settle_batch": batch, **({"settle_workers": workers} if workers else {}),
         },
         "currencies": {"EUR": {"kind": "fiat", "minimum_budget": "2.00", "minimum_withdrawal": "1.00"}},
         "rails": {"sandbox": {"currencies": ["EUR"]}},
@@ -74,7 +74,7 @@ def deployment(args):
     from gateway.config import settings_from_dict
     from gateway.deployment import open_deployment
 
-    settings = settings_from_dict(config(args.batch, os.path.join(args.workdir, "outbox")), database_url=args.url)
+    settings = settings_from_dict(config(args.batch, os.path.join(args.workdir, "outbox"), args.workers), database_url=args.url)
     return open_deployment(settings, clock=FixedClock(AFTER))
 
 
@@ -434,7 +434,7 @@ def child(args, stage: str, *extra: str) -> dict:
     command = [sys.executable, __file__, "--stage", stage, "--url", args.url, "--workdir", args.workdir,
                "--funders", str(args.funders), "--flattrs-per-funder", str(args.flattrs_per_funder),
                "--creators", str(args.creators), "--things", str(args.things), "--seed", str(args.seed),
-               "--batch", str(args.batch), *extra]
+               "--batch", str(args.batch), *(["--workers", str(args.workers)] if args.workers else []), *extra]
     if args.phases:
         command.append("--phases")
     if args.profile and stage == "settle":
@@ -451,6 +451,7 @@ def main(argv=None) -> int:
     parser.add_argument("--creators", type=int, help="default: funders / 10")
     parser.add_argument("--things", type=int, help="default: funders / 2")
     parser.add_argument("--batch", type=int, default=10_000, help="settle_batch (default 10,000)")
+    parser.add_argument("--workers", type=int, help="settle_workers (default: the deployment's default)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES))
     parser.add_argument("--phases", action="store_true", help="time the parts of settle (adds a little overhead)")

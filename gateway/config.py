@@ -73,6 +73,7 @@ class _Http(_Strict):
     base_url: str = "http://127.0.0.1:8080"
     session_days: int = Field(default=30, ge=1)
     redis_url: str | None = None  # rate limits shared through Redis; else in memory, per process
+    threads: int | None = Field(default=None, ge=1, le=256)  # for database work; None: 2 on SQLite, 16 on PostgreSQL
 
 
 class _Mail(_Strict):
@@ -112,6 +113,7 @@ class HttpSettings:
     base_url: str
     session_days: int
     redis_url: str | None
+    threads: int | None
 
     @property
     def secure_cookies(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import hmac
 import json
 import logging
@@ -84,6 +85,19 @@ async def security_headers(request: web.Request, handler) -> web.StreamResponse:
     return response
 
 
+def _database_threads(deployment: Deployment) -> int:
+    """How many threads run the use cases (the database work) beside the event loop.
+
+    SQLite writes one transaction at a time, and threads beyond that only
+    fight over the interpreter lock: the benchmark serves most flattrs with
+    one or two. PostgreSQL works on many connections at once.
+    """
+    configured = deployment.settings.http.threads
+    if configured:
+        return configured
+    return 2 if deployment.engine.dialect.name == "sqlite" else 16
+
+
 def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Application:
     # The outermost middleware turns what the inner ones raise into problems too.
     app = web.Application(
@@ -114,4 +128,12 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
         await app[LIMITER].close()
 
     app.on_cleanup.append(close_limiter)
+    app.cleanup_ctx.append(_executor)
     return app
+
+
+async def _executor(app: web.Application):
+    pool = ThreadPoolExecutor(_database_threads(app[DEPLOYMENT]), thread_name_prefix="gateway-db")
+    asyncio.get_running_loop().set_default_executor(pool)  # where Call.run's asyncio.to_thread runs
+    yield
+    pool.shutdown(wait=True)

@@ -50,7 +50,7 @@ class _Platform(_Strict):
     unspent: str = "return"
     give_to_receive: bool = False
     settle_batch: int = Field(default=10_000, ge=1)
-    settle_workers: int | None = Field(default=None, ge=1, le=64)
+    settle_workers: int | None = Field(default=None, ge=1, le=16)
 
 
 class _Currency(BaseModel):

@@ -61,14 +61,17 @@ def period_containing(moment: datetime | date, length: PeriodLength) -> Period:
 
 
 def parse_period(text: str, length: PeriodLength) -> Period:
-    """Read a period id; a weekly deployment takes ``2026-W48``, a monthly one ``2026-11``."""
+    """Read a period id; a weekly deployment takes ``2026-W48``, a monthly one ``2026-11``.
+
+    Years run from 1970 to 9998, so that a period's neighbours are dates too.
+    """
     if length == "month":
         match = re.fullmatch(r"(\d{4})-(\d{2})", text)
-        if match and 1 <= int(match.group(2)) <= 12:
+        if match and 1 <= int(match.group(2)) <= 12 and 1970 <= int(match.group(1)) <= 9998:
             return period_containing(date(int(match.group(1)), int(match.group(2)), 1), length)
         raise ValidationError(f"{text!r} is not a month period (write it like 2026-11)")
     match = re.fullmatch(r"(\d{4})-W(\d{2})", text)
-    if match:
+    if match and 1970 <= int(match.group(1)) <= 9998:
         try:
             return period_containing(date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1), length)
         except ValueError:

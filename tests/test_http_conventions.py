@@ -150,3 +150,25 @@ async def test_a_token_without_a_scope_is_refused(client, outbox):
     assert (await client.get("/api/v1/me", headers=reader.auth)).status == 200
     refused = await post(client, "/api/v1/things", reader, {"url": "https://r.example/x", "title": "X"})
     assert refused.status == 403 and "things" in (await refused.json())["detail"]
+
+
+async def test_a_token_cannot_widen_its_own_powers(client, outbox):
+    keeper = await sign_up(client, outbox, "keeper", scopes=("account", "read"))
+    wider = await client.post("/api/v1/me/tokens", json={"name": "more", "scopes": ["money"]}, headers=keeper.auth)
+    assert wider.status == 403 and "money" in (await wider.json())["detail"]
+    same = await client.post("/api/v1/me/tokens", json={"name": "same", "scopes": ["read"]}, headers=keeper.auth)
+    assert same.status == 201
+    moved = await client.patch("/api/v1/me", json={"email": "thief@example.org"}, headers=keeper.auth)
+    assert moved.status == 403  # password resets would follow the address
+
+
+@pytest.mark.parametrize("path", ["/api/v1/periods/0000-01/report", "/api/v1/periods/9999-12/report"])
+async def test_periods_out_of_range_are_bad_input(client, path):
+    answer = await client.get(path)
+    assert answer.status == 422 and (await answer.json())["type"] == "validation_error"
+
+
+async def test_an_amount_beyond_any_column_is_refused(client, outbox):
+    fan = await sign_up(client, outbox, "whale")
+    huge = await post(client, "/api/v1/me/top-ups", fan, {"amount": money("9" * 30)}, key="huge")
+    assert huge.status == 422 and (await huge.json())["type"] == "validation_error"

@@ -269,11 +269,13 @@ def _attach_entries(settings: Settings, period: Period, outcomes: list[_Outcome]
     creators_by_currency: dict[str, set[int]] = defaultdict(set)
     for outcome in outcomes:
         creators_by_currency[outcome.currency].update(creator for _, creator, _, share in outcome.receipts if share)
+    # Accounts a batch may open are opened in one order (currency, then owner) by every batch: batches side
+    # by side wait on each other's new rows, and must never wait in a circle.
     earnings = {
         code: book.accounts(sorted(creators), "earnings", settings.currencies.get(code))
-        for code, creators in creators_by_currency.items()
+        for code, creators in sorted(creators_by_currency.items())
     }
-    units = {code: settings.currencies.get(code) for code in wallets}
+    units = {code: settings.currencies.get(code) for code in sorted(wallets)}
     fee_accounts = {code: book.system_account(PLATFORM, "fee", unit) for code, unit in units.items()}
     if settings.unspent_account:
         unspent_accounts = {code: book.system_account(settings.unspent_account, "fund", unit) for code, unit in units.items()}

@@ -208,6 +208,9 @@ def reset_password(deployment: Deployment, token: str, new_password: str) -> Non
         connection.execute(update(email_tokens).where(email_tokens.c.participant_id == owner, email_tokens.c.purpose == "reset",
                                                       email_tokens.c.used_at.is_(None)).values(used_at=now))
         connection.execute(delete(sessions).where(sessions.c.participant_id == owner))
+        # Whoever needed a reset may have lost a token too: every one stops working with the old password.
+        connection.execute(update(access_tokens).where(access_tokens.c.participant_id == owner,
+                                                       access_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
 
     run_in_transaction(deployment.engine, work)
 

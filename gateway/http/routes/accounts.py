@@ -7,6 +7,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, Field, StrictBool, StrictStr
 
+from ...errors import Forbidden
 from ...usecases import accounts as uc
 from ..api import Api, Call
 from ..schemas import Model
@@ -148,7 +149,11 @@ async def me(call: Call) -> ProfileOut:
 
 @router.route("PATCH", "/me", "Change my profile", TAG, scope="account", body=ProfileChanges, response=ProfileOut)
 async def change_me(call: Call) -> ProfileOut:
-    await call.run(uc.update_profile, call.deployment, call.me, **call.body.model_dump(exclude_unset=True))
+    changes = call.body.model_dump(exclude_unset=True)
+    if "email" in changes and call.principal.via != "session":
+        # The address is where password resets go: a leaked token must not be able to redirect them.
+        raise Forbidden("changing the e-mail address needs a signed-in session, not a token")
+    await call.run(uc.update_profile, call.deployment, call.me, **changes)
     return profile_out(await call.run(uc.profile, call.deployment, call.me))
 
 
@@ -177,6 +182,9 @@ async def my_tokens(call: Call) -> AccessTokenList:
 @router.route("POST", "/me/tokens", "Create a personal access token with scopes", TAG, scope="account", body=NewAccessToken,
               response=CreatedToken, status=201)
 async def create_token(call: Call) -> CreatedToken:
+    beyond = set(call.body.scopes) - call.principal.scopes
+    if call.principal.via != "session" and beyond:
+        raise Forbidden(f"a token cannot make a token with more scopes than its own: {sorted(beyond)}")
     token_id, secret = await call.run(uc.create_access_token, call.deployment, call.me, call.body.name, call.body.scopes)
     created = next(t for t in await call.run(uc.list_access_tokens, call.deployment, call.me) if t.id == token_id)
     return token_out(created, CreatedToken, token=secret)

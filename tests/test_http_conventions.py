@@ -172,3 +172,12 @@ async def test_an_amount_beyond_any_column_is_refused(client, outbox):
     fan = await sign_up(client, outbox, "whale")
     huge = await post(client, "/api/v1/me/top-ups", fan, {"amount": money("9" * 30)}, key="huge")
     assert huge.status == 422 and (await huge.json())["type"] == "validation_error"
+
+
+async def test_the_longest_idempotency_key_works(client, outbox):
+    fan = await sign_up(client, outbox, "longkey")
+    key = "k" * 200
+    first = await post(client, "/api/v1/me/top-ups", fan, {"amount": money("5.00")}, key=key)
+    assert first.status == 201, await first.text()
+    again = await post(client, "/api/v1/me/top-ups", fan, {"amount": money("5.00")}, key=key)
+    assert again.status == 201 and (await again.json())["id"] == (await first.json())["id"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-import hmac
 import json
 import logging
 
@@ -14,17 +13,17 @@ from aiohttp import web
 from .. import __version__
 from ..deployment import Deployment
 from ..errors import CsrfFailed, GatewayError, InvalidCredentials
+from ..security import same
 from ..usecases.accounts import authenticate_session, authenticate_token
 from . import docs, openapi
 from .api import Api
-from .keys import DEPLOYMENT, LIMITER, PRINCIPAL, RATE_HEADERS
+from .keys import DEPLOYMENT, LIMITER, PRINCIPAL, RATE_HEADERS, SESSION_COOKIE
 from .problems import from_error, problem
 from .ratelimit import Limiter, limiter_for
 from .routes import install_routes
 
 log = logging.getLogger("gateway.http")
 
-SESSION_COOKIE = "fgw_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -70,7 +69,7 @@ async def identify(request: web.Request, handler) -> web.StreamResponse:
         principal = await asyncio.to_thread(authenticate_session, deployment, request.cookies[SESSION_COOKIE])
         if principal is not None and request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
-            if not hmac.compare_digest(sent.encode(), (principal.csrf_token or "").encode()):
+            if not same(sent, principal.csrf_token or ""):
                 raise CsrfFailed(f"a signed-in browser must send the {CSRF_HEADER} header it got at sign-in")
     request[PRINCIPAL] = principal
     return await handler(request)

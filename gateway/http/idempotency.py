@@ -39,7 +39,8 @@ async def idempotent(call: Call, endpoint: Endpoint, raw: bytes, respond: Callab
         if stored.request_hash != digest:
             raise IdempotencyKeyReused(f"the {HEADER} {key!r} was already used for another request")
         return _replay(stored)
-    call.idempotency_key = f"http:{caller}:{key}"
+    # The use case's own key: the caller's, digested, so that any header the API takes fits its 200 characters.
+    call.idempotency_key = f"http:{caller}:{hashlib.sha256(key.encode()).hexdigest()}"
     try:
         response = await respond()
     except GatewayError as error:

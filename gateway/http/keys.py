@@ -15,3 +15,4 @@ DEPLOYMENT: web.AppKey[Deployment] = web.AppKey("deployment")
 LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")  # the caller, or None
 RATE_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("rate_headers")  # RateLimit-* of this request
+SESSION_COOKIE = "fgw_session"  # the browser session (HttpOnly, SameSite=Lax)

@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field, StrictBool, StrictStr
 from ...errors import Forbidden
 from ...usecases import accounts as uc
 from ..api import Api, Call
+from ..keys import SESSION_COOKIE
 from ..schemas import Model
 
 router = Api()
 TAG = "accounts"
-SESSION_COOKIE = "fgw_session"
 Handle = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 Currency = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{2,11}$")
 

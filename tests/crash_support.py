@@ -830,12 +830,7 @@ class Harness:
         try:
             seen = step_until(process, probe, wanted, near)
         finally:
-            returncode = process.kill()
-            try:
-                probe.wait_disconnected()
-                left = probe.settled_state()
-            finally:
-                probe.close()
+            left, returncode = _kill_and_read(process, probe)
         return seen, left, returncode
 
     def kill_after(self, seconds: float) -> tuple[State, int]:
@@ -844,12 +839,7 @@ class Harness:
         try:
             time.sleep(seconds)
         finally:
-            returncode = process.kill()
-            try:
-                probe.wait_disconnected()
-                left = probe.settled_state()
-            finally:
-                probe.close()
+            left, returncode = _kill_and_read(process, probe)
         return left, returncode
 
     def state(self) -> State:
@@ -858,3 +848,13 @@ class Harness:
             return probe.settled_state()
         finally:
             probe.close()
+
+
+def _kill_and_read(process, probe) -> tuple[State, int]:
+    """SIGKILL the settle process, then read what it left once its connections are gone."""
+    returncode = process.kill()
+    try:
+        probe.wait_disconnected()
+        return probe.settled_state(), returncode
+    finally:
+        probe.close()

@@ -117,8 +117,10 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
     async def openapi_json(request: web.Request) -> web.Response:
         return web.Response(text=spec_text, content_type="application/json")
 
+    page = docs.render(spec)
+
     async def docs_page(request: web.Request) -> web.Response:
-        return web.Response(text=docs.render(spec), content_type="text/html")
+        return web.Response(text=page, content_type="text/html")
 
     app.router.add_get(api.prefix + "/openapi.json", openapi_json)
     app.router.add_get("/api/docs", docs_page)

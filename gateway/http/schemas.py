@@ -60,3 +60,17 @@ def decode_cursor(cursor: str | None) -> Any:
         return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError):
         raise ValidationError("this cursor was not made by this API", field="cursor") from None
+
+
+def decode_id_cursor(cursor: str | None) -> int | None:
+    """A cursor that ``encode_cursor`` made of a row id (a BIGINT), or None for the first page."""
+    position = decode_cursor(cursor)
+    if position is not None and (type(position) is not int or not 0 <= position < 2**63):
+        raise ValidationError("this cursor was not made by this API", field="cursor")
+    return position
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=200)

@@ -66,8 +66,9 @@ def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
     if count <= 0:
         return []
     if connection.dialect.name == "postgresql":
-        sequence = connection.exec_driver_sql("SELECT pg_get_serial_sequence(%s, 'id')", (table.name,)).scalar()
-        rows = read_rows(connection, "SELECT nextval(?::regclass) FROM generate_series(1, ?)", (sequence, count))
+        rows = read_rows(
+            connection, "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)", (table.name, count)
+        )
         return sorted(row[0] for row in rows)
     highest = connection.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar() or 0
     return list(range(highest + 1, highest + 1 + count))
@@ -97,9 +98,8 @@ def bulk_update_balances(connection: Connection, deltas: dict[int, int]) -> None
             {"ids": ids, "deltas": [delta for _, delta in changes]},
         )
         return
-    mark = "%s" if connection.dialect.name == "postgresql" else "?"
     connection.exec_driver_sql(
-        f"UPDATE {accounts.name} SET balance = balance + {mark} WHERE id = {mark}",
+        driver_style(connection, f"UPDATE {accounts.name} SET balance = balance + ? WHERE id = ?"),
         [(delta, account_id) for account_id, delta in changes],
     )
 

@@ -49,6 +49,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        # lower() for every letter, as PostgreSQL's: SQLite's own folds A to Z only.
+        dbapi_connection.create_function(
+            "gateway_lower", 1, lambda text: None if text is None else text.lower(), deterministic=True
+        )
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")

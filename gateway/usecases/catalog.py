@@ -206,13 +206,11 @@ def _filtered(query, filters: Filters, connection: Connection):
 
 
 def _lower(connection: Connection):
-    """SQL's lower(), folding every letter as Python does; SQLite's own folds only A to Z ("Été" stays "Été")."""
-    if connection.dialect.name != "sqlite":
-        return func.lower
-    connection.connection.driver_connection.create_function(
-        "gateway_lower", 1, lambda text: None if text is None else text.lower(), deterministic=True
-    )
-    return func.gateway_lower
+    """SQL's lower(), folding every letter as Python does; SQLite's own folds only A to Z ("Été" stays "Été").
+
+    On SQLite that is ``gateway_lower``, which every connection gets when it opens (``storage.engine``).
+    """
+    return func.gateway_lower if connection.dialect.name == "sqlite" else func.lower
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from ...usecases.statements import balances_of, top_up_of, withdrawal_of, withdr
 from ...usecases.top_up import TopUp, top_up
 from ...usecases.withdraw import Withdrawal, withdraw
 from ..api import Api, Call
-from ..schemas import Model, MoneyJson, decode_cursor, encode_cursor, money_json
+from ..schemas import Model, MoneyJson, PageQuery, decode_id_cursor, encode_cursor, money_json
 
 router = Api()
 TAG = "money"
@@ -79,12 +79,6 @@ class WithdrawalOut(BaseModel):
 class WithdrawalPage(BaseModel):
     items: list[WithdrawalOut]
     next_cursor: str | None
-
-
-class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    cursor: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=50, ge=1, le=200)
 
 
 class ReceiptQuery(BaseModel):
@@ -201,9 +195,7 @@ async def post_withdrawal(call: Call) -> WithdrawalOut:
 
 @router.route("GET", "/me/withdrawals", "My withdrawals, newest first", TAG, scope="read", query=PageQuery, response=WithdrawalPage)
 async def my_withdrawals(call: Call) -> WithdrawalPage:
-    before = decode_cursor(call.query.cursor)
-    if before is not None and not isinstance(before, int):
-        before = None
+    before = decode_id_cursor(call.query.cursor)
     rows = await call.run(withdrawals_of, call.deployment, call.me, before, call.query.limit + 1)
     page = rows[: call.query.limit]
     following = encode_cursor(page[-1].id) if len(rows) > call.query.limit else None

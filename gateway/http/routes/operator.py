@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, Field, StrictBool, StrictStr
 from sqlalchemy import select
 
 from ...audit import check_ledger
-from ...errors import GatewayError, NotFound, ValidationError
+from ...errors import GatewayError, NotFound
 from ...periods import parse_period
 from ...reports import PeriodReport, period_report
 from ...settlement import settle
@@ -16,7 +16,7 @@ from ...storage.engine import reading
 from ...storage.schema import participants
 from ...usecases.accounts import freeze
 from ..api import Api, Call
-from ..schemas import Model, MoneyJson, decode_cursor, encode_cursor, money_json
+from ..schemas import Model, MoneyJson, PageQuery, decode_id_cursor, encode_cursor, money_json
 
 router = Api()
 TAG = "operator"
@@ -86,12 +86,6 @@ class AccountOut(BaseModel):
 class AccountPage(BaseModel):
     items: list[AccountOut]
     next_cursor: str | None
-
-
-class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    cursor: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=50, ge=1, le=200)
 
 
 class FreezeIn(Model):
@@ -177,11 +171,7 @@ async def ledger_check(call: Call) -> CheckOut:
 @router.route("GET", "/operator/accounts", "List accounts", TAG, access="operator", scope="operator", query=PageQuery,
               response=AccountPage)
 async def accounts(call: Call) -> AccountPage:
-    after = decode_cursor(call.query.cursor)
-    if after is None:
-        after = 0
-    elif type(after) is not int or not 0 <= after < 2**63:  # a BIGINT id, as encode_cursor wrote it below
-        raise ValidationError("this cursor was not made by this API", field="cursor")
+    after = decode_id_cursor(call.query.cursor) or 0
 
     def load():
         with reading(call.deployment.engine) as connection:

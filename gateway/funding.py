@@ -8,13 +8,13 @@ floor, so a mutual-credit member can give up to their credit limit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from sqlalchemy import Connection, select
 
 from .accounts import floor_for
 from .config import Settings
-from .storage.bulk import read_rows
+from .storage.bulk import rows_for_ids
 from .storage.schema import participants
 
 
@@ -36,18 +36,26 @@ def available(settings: Settings, code: str, balance: int | None, floor: int | N
 def has_means(connection: Connection, settings: Settings, funder_id: int) -> bool:
     """Whether at least one of the funder's budgets can be met at its currency's minimum."""
     preferred = connection.execute(select(participants.c.preferred_currency).where(participants.c.id == funder_id)).scalar()
-    return means_suffice(settings, preferred, read_rows(connection, MEANS_QUERY, (funder_id, funder_id)))
+    return means_suffice(settings, preferred, means_of(connection, [funder_id]).get(funder_id, ()))
 
 
-# The funder's wallets and budgets in one query, for ``means_suffice``: (source, currency, amount, floor).
-MEANS_QUERY = (
-    "SELECT 'wallet', currency, balance, floor FROM accounts WHERE owner_id = ? AND purpose = 'wallet' "
-    "UNION ALL SELECT 'budget', currency, amount, NULL FROM budgets WHERE funder_id = ?"
+# The funders' wallets and budgets in one query, for ``means_suffice``: (owner, source, currency, amount, floor).
+_MEANS_QUERY = (
+    "SELECT owner_id, 'wallet', currency, balance, floor FROM accounts WHERE purpose = 'wallet' AND owner_id IN ({ids}) "
+    "UNION ALL SELECT funder_id, 'budget', currency, amount, NULL FROM budgets WHERE funder_id IN ({ids})"
 )
 
 
+def means_of(connection: Connection, funder_ids: Collection[int]) -> dict[int, list[tuple[str, str, int, int | None]]]:
+    """Each funder's rows for ``means_suffice`` (a funder with no wallet nor budget has none)."""
+    found: dict[int, list] = {}
+    for owner, *row in rows_for_ids(connection, _MEANS_QUERY, funder_ids, uses=2):
+        found.setdefault(owner, []).append(tuple(row))
+    return found
+
+
 def means_suffice(settings: Settings, preferred: str | None, rows: Iterable[tuple[str, str, int, int | None]]) -> bool:
-    """``has_means`` on rows of ``MEANS_QUERY``."""
+    """``has_means`` on a funder's rows of ``means_of``."""
     explicit: dict[str, int] = {}
     wallets: dict[str, tuple[int, int | None]] = {}
     for source, code, amount, floor in rows:

@@ -26,6 +26,7 @@ from gateway.usecases.accounts import (
     SCOPES,
     authenticate_session,
     authenticate_token,
+    authenticate_tokens,
     begin_totp,
     confirm_totp,
     create_access_token,
@@ -191,6 +192,20 @@ def test_tokens_are_made_listed_used_and_revoked(deployment):
     assert authenticate_token(deployment, secret) is None
     assert list_access_tokens(deployment, fan) == []
     assert authenticate_token(deployment, "fgw_unknown") is None and authenticate_token(deployment, "") is None
+
+
+def test_tokens_are_checked_many_at_once(deployment):
+    """The API checks the tokens of concurrent calls in one query: each gets its own owner, or None."""
+    fan, other = join(deployment, "fan"), join(deployment, "other")
+    _, fans = create_access_token(deployment, fan, "t", ["read"])
+    revoked_id, revoked = create_access_token(deployment, fan, "r", ["read"])
+    revoke_access_token(deployment, fan, revoked_id)
+    _, others = create_access_token(deployment, other, "t", ["flattr"])
+    freeze(deployment, other)
+    principals = authenticate_tokens(deployment, [fans, revoked, "fgw_unknown", "", others, fans])
+    assert [p and (p.participant_id, p.scopes) for p in principals] == [
+        (fan, {"read"}), None, None, None, None, (fan, {"read"})]
+    assert authenticate_tokens(deployment, []) == []
 
 
 def test_last_use_is_written_at_most_once_a_minute(deployment):

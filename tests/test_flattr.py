@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from moneyed import Money
+from sqlalchemy import select
 
 from gateway.errors import AlreadyFlattred, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
 from gateway.periods import parse_period
 from gateway.settlement import settle
-from gateway.usecases.flattr import flattr, flattrs_of, unflattr
+from gateway.storage.engine import reading
+from gateway.storage.schema import receipts
+from gateway.usecases.flattr import Click, _add_points, flattr, flattr_many, flattrs_of, unflattr
 from gateway.usecases.registry import register_participant, register_thing
 from gateway.usecases.top_up import top_up
 
@@ -104,3 +109,65 @@ def test_budget_minimum(scene):
     with pytest.raises(BelowMinimum):
         set_budget(deployment, fan, eur("1.99"))
     assert set_budget(deployment, fan, Money("300", "JPY")) == Money("300", "JPY")
+
+
+def test_a_batch_of_clicks_gives_each_its_own_outcome(scene):
+    """``flattr_many`` (the API's group commit) refuses a click without refusing the others of its batch."""
+    deployment, fan, artist, thing = scene(weighted_points=True, max_points=3)
+    other = register_thing(deployment, register_participant(deployment, "painter"), "https://example.org/b", "B").id
+    broke = register_participant(deployment, "broke")
+    top_up(deployment, artist, eur("5.00"), "sandbox", key="artist")
+    flattr(deployment, fan, other, points=3)
+    outcomes = flattr_many(deployment, [
+        Click(fan, thing, 2),
+        Click(fan, thing, 2),  # the same pair again in one batch: adds up, to the maximum
+        Click(artist, thing),  # their own
+        Click(broke, thing),  # no means
+        Click(fan, 999_999),  # no such thing
+        Click(999_999, thing),  # no such funder
+        Click(fan, other),  # already at the maximum
+        Click(fan, thing, 4),  # above the maximum
+        Click(artist, other, 1),
+    ])
+    assert [type(o).__name__ for o in outcomes] == [
+        "Flattr", "Flattr", "OwnThing", "NoMeans", "NotFound", "NotFound", "AlreadyFlattred", "ValidationError", "Flattr",
+    ]
+    assert (outcomes[0].points, outcomes[1].points, outcomes[8].points) == (2, 3, 1)
+    october = parse_period("2026-10", "month")
+    assert [(f.thing_id, f.points) for f in flattrs_of(deployment, fan, october)] == [(thing, 3), (other, 3)]
+    assert [(f.thing_id, f.points) for f in flattrs_of(deployment, artist, october)] == [(other, 1)]
+    assert flattrs_of(deployment, broke, october) == []
+
+
+def test_a_batch_in_a_settling_period_is_refused_whole(scene):
+    deployment, fan, artist, thing = scene()
+    deployment.clock.set(NOVEMBER)
+    settle(deployment, parse_period("2026-10", "month"))
+    deployment.clock.set(OCTOBER)
+    top_up(deployment, artist, eur("5.00"), "sandbox", key="artist")
+    outcomes = flattr_many(deployment, [Click(fan, thing), Click(artist, thing)])
+    assert [type(o) for o in outcomes] == [PeriodClosed, OwnThing]
+
+
+def test_settling_waits_for_a_flattr_being_written(scene):
+    """A flattr whose transaction began before the period's settlement is counted in it, not lost.
+
+    Its period row does not exist yet, so there is no row to lock: prepare must
+    wait on the flattrs table (PostgreSQL) or the write lock (SQLite).
+    """
+    deployment, fan, _, thing = scene()
+    october = parse_period("2026-10", "month")
+    with deployment.engine.connect() as writing:
+        with writing.begin():
+            # The write half of a flattr batch, checked and open, not yet committed.
+            flattred = _add_points(writing, 1, october, [Click(fan, thing)], OCTOBER)
+            deployment.clock.set(NOVEMBER)
+            settling = threading.Thread(target=settle, args=(deployment, october))
+            settling.start()
+            settling.join(0.5)
+            assert settling.is_alive(), "the settlement did not wait for the flattr being written"
+        settling.join(30)
+    assert flattred[0].points == 1
+    with reading(deployment.engine) as connection:
+        shares = connection.execute(select(receipts.c.share).where(receipts.c.thing_id == thing)).scalars().all()
+    assert len(shares) == 1 and shares[0] > 0

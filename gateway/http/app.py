@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 import json
 import logging
 
@@ -14,10 +15,12 @@ from .. import __version__
 from ..deployment import Deployment
 from ..errors import CsrfFailed, GatewayError, InvalidCredentials
 from ..security import same
-from ..usecases.accounts import authenticate_session, authenticate_token
+from ..usecases.accounts import authenticate_session, authenticate_tokens
+from ..usecases.flattr import flattr_many
 from . import docs, openapi
 from .api import Api
-from .keys import DEPLOYMENT, LIMITER, PRINCIPAL, RATE_HEADERS, SESSION_COOKIE
+from .batching import Batcher
+from .keys import DEPLOYMENT, FLATTRS, LIMITER, PRINCIPAL, RATE_HEADERS, SESSION_COOKIE, TOKENS
 from .problems import from_error, problem
 from .ratelimit import Limiter, limiter_for
 from .routes import install_routes
@@ -62,7 +65,7 @@ async def identify(request: web.Request, handler) -> web.StreamResponse:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise InvalidCredentials("send 'Authorization: Bearer <token>'")
-        principal = await asyncio.to_thread(authenticate_token, deployment, token.strip())
+        principal = await request.app[TOKENS].submit(token.strip())
         if principal is None:
             raise InvalidCredentials("this token is unknown, revoked or expired")
     elif SESSION_COOKIE in request.cookies:
@@ -134,7 +137,15 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
 
 
 async def _executor(app: web.Application):
-    pool = ThreadPoolExecutor(_database_threads(app[DEPLOYMENT]), thread_name_prefix="gateway-db")
+    """The database threads, and the batches of the busiest calls that run on them."""
+    deployment = app[DEPLOYMENT]
+    threads = _database_threads(deployment)
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="gateway-db")
     asyncio.get_running_loop().set_default_executor(pool)  # where Call.run's asyncio.to_thread runs
+    in_flight = 1 if deployment.engine.dialect.name == "sqlite" else max(1, threads // 2)
+    app[TOKENS] = Batcher(partial(authenticate_tokens, deployment), in_flight=in_flight)
+    app[FLATTRS] = Batcher(partial(flattr_many, deployment), in_flight=in_flight)
     yield
+    await app[FLATTRS].close()
+    await app[TOKENS].close()
     pool.shutdown(wait=True)

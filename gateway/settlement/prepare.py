@@ -19,7 +19,13 @@ SNAPSHOT_CHUNK = 50_000  # participants per step of the budget snapshot
 
 
 def prepare(connection: Connection, settings: Settings, period: Period, now: datetime) -> str:
-    """Start settling ``period``, or say how far it got: 'settling' or 'closed'."""
+    """Start settling ``period``, or say how far it got: 'settling' or 'closed'.
+
+    On PostgreSQL, flattrs being written finish first and new ones wait,
+    then find the period settling (see ``usecases.flattr.ensure_open``).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("LOCK TABLE flattrs IN SHARE ROW EXCLUSIVE MODE")
     status = connection.execute(select(periods.c.status).where(periods.c.id == period.id).with_for_update()).scalar()
     if status is not None:
         return status

@@ -9,7 +9,7 @@ callers can tell a broken constraint by its name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Table
@@ -124,6 +124,24 @@ def read_rows(connection: Connection, statement: str, params: Sequence = ()) -> 
             return cursor.fetchall()
         finally:
             cursor.close()
+
+
+IDS_A_QUERY = 500  # under SQLite's oldest limit of 999 bound values, for a query that lists them twice
+
+
+def rows_for_ids(
+    connection: Connection, template: str, ids: Collection[int], uses: int = 1, before: Sequence = ()
+) -> list[tuple]:
+    """``read_rows`` of a query whose ``{ids}`` (there ``uses`` times) lists ``ids``, in chunks of ``IDS_A_QUERY``.
+
+    ``before`` are the values of the ``?`` marks ahead of the first list.
+    """
+    ids = sorted(set(ids))
+    rows: list[tuple] = []
+    for start in range(0, len(ids), IDS_A_QUERY):
+        chunk = ids[start:start + IDS_A_QUERY]
+        rows += read_rows(connection, template.format(ids=", ".join("?" * len(chunk))), [*before, *chunk * uses])
+    return rows
 
 
 def _converted(connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence]) -> Iterable[Sequence]:

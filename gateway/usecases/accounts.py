@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -334,27 +334,40 @@ def revoke_access_token(deployment: Deployment, participant_id: int, token_id: i
 
 
 
-def _token_owner():
+def _token_owners():
     # Built once: every API call made with a token runs it.
     return (
-        select(access_tokens.c.id.label("token_id"), access_tokens.c.scopes, access_tokens.c.last_used_at, *_who())
+        select(access_tokens.c.token_hash, access_tokens.c.id.label("token_id"), access_tokens.c.scopes,
+               access_tokens.c.last_used_at, *_who())
         .join(participants, participants.c.id == access_tokens.c.participant_id)
-        .where(access_tokens.c.token_hash == bindparam("hash"), access_tokens.c.revoked_at.is_(None))
+        .where(access_tokens.c.token_hash.in_(bindparam("hashes", expanding=True)), access_tokens.c.revoked_at.is_(None))
     )
+
+
+_TOUCH = update(access_tokens).where(access_tokens.c.id.in_(bindparam("ids", expanding=True))).values(
+    last_used_at=bindparam("now"))
 
 
 def authenticate_token(deployment: Deployment, secret: str) -> Principal | None:
     """The participant behind a bearer token; None if it is unknown, revoked or its account frozen."""
-    if not (secret or "").startswith(TOKEN_PREFIX):
-        return None
+    return authenticate_tokens(deployment, [secret])[0]
+
+
+def authenticate_tokens(deployment: Deployment, secrets: Sequence[str]) -> list[Principal | None]:
+    """``authenticate_token`` for many tokens in one query: the API checks the tokens of concurrent calls together."""
+    hashes = [token_hash(secret) if (secret or "").startswith(TOKEN_PREFIX) else None for secret in secrets]
     with reading(deployment.engine) as connection:
-        found = connection.execute(_TOKEN_OWNER, {"hash": token_hash(secret)}).first()
+        found = {row.token_hash: row for row in connection.execute(_TOKEN_OWNERS, {"hashes": [h for h in hashes if h]})}
+    now = deployment.clock.now()
+    stale = sorted({row.token_id for row in found.values() if row.last_used_at is None or row.last_used_at <= now - TOUCH_EVERY})
+    if stale:
+        run_in_transaction(deployment.engine, lambda c: c.execute(_TOUCH, {"ids": stale, "now": now}))
+    return [_token_principal(found.get(h)) for h in hashes]
+
+
+def _token_principal(found: Row | None) -> Principal | None:
     if found is None or found.frozen:
         return None
-    now = deployment.clock.now()
-    if found.last_used_at is None or found.last_used_at <= now - TOUCH_EVERY:
-        run_in_transaction(deployment.engine, lambda c: c.execute(
-            update(access_tokens).where(access_tokens.c.id == found.token_id).values(last_used_at=now)))
     # A token keeps only the scopes its owner's role still allows (an ex-operator's loses "operator").
     scopes = frozenset(found.scopes.split()) & _allowed(found.role)
     return Principal(found.id, found.handle, found.role, scopes, "token", None)
@@ -585,4 +598,4 @@ def _set_person(connection: Connection, participant_id: int, **values) -> None:
         raise NotFound(f"no participant #{participant_id}")
 
 
-_TOKEN_OWNER = _token_owner()
+_TOKEN_OWNERS = _token_owners()

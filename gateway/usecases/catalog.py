@@ -255,7 +255,7 @@ def auto_submit(deployment: Deployment, funder_id: int, owner: str, url: str, ti
 
 def _first_flattr_allowed(deployment: Deployment, funder_id: int, owner: str, points: int) -> int:
     """The owner's id, once the checks ``flattr`` makes would pass for a new thing of theirs."""
-    check_points(deployment, points)
+    check_points(deployment.settings, points)
     with reading(deployment.engine) as connection:
         person(connection, funder_id)
         owner_id = participant_id(connection, owner)

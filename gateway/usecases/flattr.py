@@ -7,15 +7,17 @@ until the period is settled; a flattr can be taken back until then.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from ..config import Settings
 from ..deployment import Deployment
-from ..errors import AlreadyFlattred, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
-from ..funding import MEANS_QUERY, means_suffice
+from ..errors import AlreadyFlattred, GatewayError, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
+from ..funding import means_of, means_suffice
 from ..periods import Period, period_containing
-from ..storage.bulk import read_rows
+from ..storage.bulk import rows_for_ids
 from ..storage.engine import reading, run_in_transaction
 from ..storage.schema import flattrs, periods, things
 from .common import check_person
@@ -33,8 +35,8 @@ def current_period(deployment: Deployment) -> Period:
     return period_containing(deployment.clock.now(), deployment.settings.period)
 
 
-def check_points(deployment: Deployment, points: int) -> None:
-    most = deployment.settings.max_points
+def check_points(settings: Settings, points: int) -> None:
+    most = settings.max_points
     if not isinstance(points, int) or isinstance(points, bool) or not 1 <= points <= most:
         hint = "weighted points are off on this deployment" if most == 1 else f"at most {most}"
         raise ValidationError(f"points must be a whole number from 1 to {most} ({hint})", field="points")
@@ -44,7 +46,14 @@ _PERIOD_STATUS = select(periods.c.status).where(periods.c.id == bindparam("perio
 
 
 def ensure_open(connection: Connection, period: Period) -> None:
-    """Refuse a change to a period that has begun settling (and hold it open until we commit)."""
+    """Refuse a change to a period's flattrs once it has begun settling, and hold it open until we commit.
+
+    The period's row may not exist yet, and a lock on no row holds nothing:
+    on PostgreSQL, the lock every write to ``flattrs`` takes is taken first,
+    and the settlement's ``prepare`` waits on it (SQLite has one writer).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("LOCK TABLE flattrs IN ROW EXCLUSIVE MODE")
     status = connection.execute(_PERIOD_STATUS, {"period": period.id}).scalar()
     if status is not None:
         raise PeriodClosed(f"the period {period.id} is {status}; flattrs now count in the next one")
@@ -64,72 +73,121 @@ def check_fundable(funder_id: int, thing_id: int, owner_id: int | None, hidden: 
         raise OwnThing("you cannot flattr your own thing")
 
 
-# Who is flattring what, in one query: the funder (NULL thing columns when there is no such thing).
-_FLATTR_CHECK = (
-    "SELECT p.kind, p.frozen, p.handle, p.preferred_currency, t.owner_id, t.hidden "
-    "FROM participants AS p LEFT JOIN things AS t ON t.id = ? WHERE p.id = ?"
-)
-_THE_FLATTR = (
-    flattrs.c.period == bindparam("of_period"), flattrs.c.funder_id == bindparam("funder"), flattrs.c.thing_id == bindparam("thing")
-)
-_GIVEN = select(flattrs.c.points).where(*_THE_FLATTR)
-_MORE_POINTS = update(flattrs).where(*_THE_FLATTR).values(points=bindparam("total"))
+@dataclass(frozen=True)
+class Click:
+    """One funder's request to flattr one thing (with ``points`` where weighted points are on)."""
+
+    funder_id: int
+    thing_id: int
+    points: int = 1
 
 
 def flattr(deployment: Deployment, funder_id: int, thing_id: int, points: int = 1) -> Flattr:
-    """Flattr a thing in the current period (again, with weighted points: up to the maximum).
+    """Flattr a thing in the current period (again, with weighted points: up to the maximum)."""
+    outcome = flattr_many(deployment, [Click(funder_id, thing_id, points)])[0]
+    if isinstance(outcome, GatewayError):
+        raise outcome
+    return outcome
 
-    Who may flattr what is read first, without the write lock, in two
-    queries: on SQLite, one writer at a time is what limits flattrs a
-    second, so the write transaction holds only what must be atomic (the
-    period still open, the points). Settlement checks the wallet again, so a
-    race with a withdrawal costs nothing. This is the API's busiest path,
-    hence statements built once.
+
+def flattr_many(deployment: Deployment, clicks: Sequence[Click]) -> list[Flattr | GatewayError]:
+    """Many clicks at once: each one's flattr, or the error that refused it (others still count).
+
+    The API's busiest path, shaped for SQLite's one writer at a time: who
+    may flattr what is read first, a few queries for the whole batch and
+    outside the write lock, so the write transaction holds only what must
+    be atomic (the period still open, the points); the API gathers the
+    clicks that arrive while one batch is written into the next (a group
+    commit). Settlement checks the wallets again, so a race with a
+    withdrawal costs nothing.
     """
-    check_points(deployment, points)
     period = current_period(deployment)
     with reading(deployment.engine) as connection:
-        _check_may_flattr(connection, deployment.settings, funder_id, thing_id)
-    now = deployment.clock.now()
-    return run_in_transaction(
-        deployment.engine, lambda c: _add_points(c, deployment.settings.max_points, period, funder_id, thing_id, points, now)
-    )
+        outcomes: list[Flattr | GatewayError | None] = _refusals(connection, deployment.settings, clicks)
+    allowed = [i for i, refusal in enumerate(outcomes) if refusal is None]
+    if allowed:
+        most, now = deployment.settings.max_points, deployment.clock.now()
+        written = run_in_transaction(
+            deployment.engine, lambda c: _add_points(c, most, period, [clicks[i] for i in allowed], now)
+        )
+        for i, outcome in zip(allowed, written):
+            outcomes[i] = outcome
+    return outcomes
 
 
-def _check_may_flattr(connection: Connection, settings, funder_id: int, thing_id: int) -> None:
-    found = read_rows(connection, _FLATTR_CHECK, (thing_id, funder_id))
-    funder = _FunderRow(*found[0]) if found else None
-    check_person(funder_id, funder)
-    check_fundable(funder_id, thing_id, funder.owner_id, funder.hidden)
-    if not means_suffice(settings, funder.preferred_currency, read_rows(connection, MEANS_QUERY, (funder_id, funder_id))):
-        raise NoMeans("top up your wallet to at least the minimum budget before flattring")
+_FUNDERS = "SELECT id, kind, frozen, handle, preferred_currency FROM participants WHERE id IN ({ids})"
+_THINGS = "SELECT id, owner_id, hidden FROM things WHERE id IN ({ids})"
 
 
 @dataclass(frozen=True)
 class _FunderRow:
+    id: int
     kind: str
     frozen: bool
     handle: str
     preferred_currency: str | None
-    owner_id: int | None
-    hidden: bool | None
 
 
-def _add_points(connection: Connection, most: int, period: Period, funder_id: int, thing_id: int, points: int, now) -> Flattr:
-    ensure_open(connection, period)
-    keys = {"of_period": period.id, "funder": funder_id, "thing": thing_id}
-    given = connection.execute(_GIVEN, keys).scalar()
-    if given is None:
-        connection.execute(
-            insert(flattrs),
-            {"period": period.id, "funder_id": funder_id, "thing_id": thing_id, "points": points, "source": "click", "created_at": now},
-        )
-        return Flattr(period.id, funder_id, thing_id, points)
-    if given >= most:
-        raise AlreadyFlattred(f"you already flattred this thing in {period.id}", points=given)
-    total = min(most, given + points)
-    connection.execute(_MORE_POINTS, {**keys, "total": total})
-    return Flattr(period.id, funder_id, thing_id, total)
+def _refusals(connection: Connection, settings: Settings, clicks: Sequence[Click]) -> list[GatewayError | None]:
+    """Why each click may not be taken (None where it may), from one read of everyone involved."""
+    funders = {row[0]: _FunderRow(*row) for row in rows_for_ids(connection, _FUNDERS, {c.funder_id for c in clicks})}
+    owners = {row[0]: row[1:] for row in rows_for_ids(connection, _THINGS, {c.thing_id for c in clicks})}
+    means = means_of(connection, funders.keys())
+    refusals: list[GatewayError | None] = []
+    for click in clicks:
+        try:
+            check_points(settings, click.points)
+            funder = funders.get(click.funder_id)
+            check_person(click.funder_id, funder)
+            check_fundable(click.funder_id, click.thing_id, *owners.get(click.thing_id, (None, None)))
+            check_means(settings, funder.preferred_currency, means.get(click.funder_id, ()))
+        except GatewayError as refusal:
+            refusals.append(refusal)
+        else:
+            refusals.append(None)
+    return refusals
+
+
+def check_means(settings: Settings, preferred_currency: str | None, means) -> None:
+    if not means_suffice(settings, preferred_currency, means):
+        raise NoMeans("top up your wallet to at least the minimum budget before flattring")
+
+
+_GIVEN = "SELECT funder_id, thing_id, points FROM flattrs WHERE period = ? AND funder_id IN ({ids})"
+_THE_FLATTR = (
+    flattrs.c.period == bindparam("of_period"), flattrs.c.funder_id == bindparam("funder"), flattrs.c.thing_id == bindparam("thing")
+)
+_MORE_POINTS = update(flattrs).where(*_THE_FLATTR).values(points=bindparam("total"))
+
+
+def _add_points(connection: Connection, most: int, period: Period, clicks: Sequence[Click], now) -> list[Flattr | GatewayError]:
+    try:
+        ensure_open(connection, period)
+    except PeriodClosed as closed:
+        return [closed] * len(clicks)
+    given = {(funder, thing): points for funder, thing, points
+             in rows_for_ids(connection, _GIVEN, {c.funder_id for c in clicks}, before=(period.id,))}
+    new: set[tuple[int, int]] = set()
+    raised: set[tuple[int, int]] = set()
+    outcomes: list[Flattr | GatewayError] = []
+    for click in clicks:
+        key = (click.funder_id, click.thing_id)
+        before = given.get(key)
+        if before is not None and before >= most:
+            outcomes.append(AlreadyFlattred(f"you already flattred this thing in {period.id}", points=before))
+            continue
+        (raised if before is not None and key not in new else new).add(key)
+        given[key] = total = min(most, (before or 0) + click.points)
+        outcomes.append(Flattr(period.id, click.funder_id, click.thing_id, total))
+    if new:
+        connection.execute(insert(flattrs), [
+            {"period": period.id, "funder_id": f, "thing_id": t, "points": given[f, t], "source": "click", "created_at": now}
+            for f, t in sorted(new)  # one order for every writer: PostgreSQL's concurrent batches cannot deadlock
+        ])
+    if raised:
+        connection.execute(_MORE_POINTS, [{"of_period": period.id, "funder": f, "thing": t, "total": given[f, t]}
+                                          for f, t in sorted(raised)])
+    return outcomes
 
 
 def unflattr(deployment: Deployment, funder_id: int, thing_id: int) -> None:

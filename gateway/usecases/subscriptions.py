@@ -31,7 +31,7 @@ class Subscription:
 
 
 def subscribe(deployment: Deployment, funder_id: int, thing_id: int, points: int = 1, periods: int | None = None) -> Subscription:
-    check_points(deployment, points)
+    check_points(deployment.settings, points)
     if periods is not None and (not isinstance(periods, int) or periods < 1):
         raise ValidationError("periods must be a whole number of at least 1, or none for no end", field="periods")
 

@@ -10,9 +10,10 @@ from ...periods import parse_period
 from ...storage.engine import reading
 from ...storage.schema import flattrs, periods
 from ...usecases.catalog import auto_submit as auto_flattr
-from ...usecases.flattr import current_period, flattr, flattrs_of, unflattr
+from ...usecases.flattr import Click, current_period, flattrs_of, unflattr
 from ...usecases.subscriptions import Subscription, cancel, pause, resume, subscribe, subscriptions_of
 from ..api import Api, Call
+from ..keys import FLATTRS
 from ..schemas import Model
 from .things import NewThing, ThingOut
 
@@ -77,7 +78,8 @@ def _flattr_out(result) -> FlattrOut:
 @router.route("POST", "/things/{thing_id}/flattr", "Flattr a thing (again, with weighted points)", TAG, scope="flattr",
               body=Points, response=FlattrOut, rate="flattr", errors=("already_flattred", "own_thing", "no_means"))
 async def flattr_thing(call: Call) -> FlattrOut:
-    return _flattr_out(await call.run(flattr, call.deployment, call.me, call.path["thing_id"], call.body.points))
+    click = Click(call.me, call.path["thing_id"], call.body.points)
+    return _flattr_out(await call.request.app[FLATTRS].submit(click))
 
 
 @router.route("DELETE", "/things/{thing_id}/flattr", "Take back this period's flattr", TAG, scope="flattr")

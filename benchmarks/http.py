@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per server")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="gateway serve --processes (default: one a core)")
+    parser.add_argument("--processes", type=int, default=1, help="gateway serve --processes (default 1, as gateway serve)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--profile", help="write a cProfile of the gateway server to this file")
     parser.add_argument("--stage", choices=["bare"], help=argparse.SUPPRESS)

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default: [http] host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: [http] port, 8080)")
     serve.add_argument("--processes", type=int, choices=range(1, 65), metavar="N",
-                       help="worker processes sharing the port (default 1; one a core serves the most)")
+                       help="worker processes sharing the port (default 1; more where cores are to spare)")
     serve.set_defaults(run=commands.serve)
 
     sub.add_parser("currencies", help="show the configured currencies, rails and rates").set_defaults(run=commands.currencies)

@@ -72,8 +72,14 @@ def totp_uri(secret: str, account: str, issuer: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=account, issuer_name=issuer)
 
 
-def totp_ok(secret: str, code: str, at: datetime) -> bool:
-    """Whether ``code`` is the secret's code at ``at``, or one step either side (clocks drift)."""
+def totp_step(secret: str, code: str, at: datetime) -> int | None:
+    """The time step whose code ``code`` is, at ``at`` or one step either side (clocks drift); None if none.
+
+    The caller keeps the last step used, and takes only a later one: a code seen once is no good again.
+    """
     if not (len(code) == 6 and code.isdigit()):
-        return False
-    return pyotp.TOTP(secret).verify(code, for_time=at, valid_window=1)
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(at)
+    matches = [step for step in (now - 1, now, now + 1) if same(totp.generate_otp(step), code)]
+    return matches[-1] if matches else None

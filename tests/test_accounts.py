@@ -313,11 +313,34 @@ def test_two_factor_sign_in(deployment):
     assert log_in(deployment, "fan", PASSWORD, code_now(deployment, secret)).participant_id == fan
     with pytest.raises(ValidationError):
         disable_totp(deployment, fan, stale)
+    later(deployment, seconds=30)  # the code of the sign-in above is spent: the next one
     disable_totp(deployment, fan, code_now(deployment, secret))
     assert not profile(deployment, fan).totp_enabled
     log_in(deployment, "fan", PASSWORD)
     with pytest.raises(Conflict):
         disable_totp(deployment, fan, code_now(deployment, secret))
+
+
+def test_a_code_works_once(deployment):
+    """A code seen over a shoulder is no good once used, nor is an earlier one still in its window."""
+    fan = join(deployment)
+    secret, _ = begin_totp(deployment, fan)
+    code = code_now(deployment, secret)
+    confirm_totp(deployment, fan, code)
+    with pytest.raises(InvalidCredentials, match="already used"):
+        log_in(deployment, "fan", PASSWORD, code)
+    later(deployment, seconds=30)
+    fresh = code_now(deployment, secret)
+    assert log_in(deployment, "fan", PASSWORD, fresh).participant_id == fan
+    with pytest.raises(InvalidCredentials):
+        log_in(deployment, "fan", PASSWORD, fresh)
+    with pytest.raises(InvalidCredentials):
+        log_in(deployment, "fan", PASSWORD, code)  # older, still within the drift window
+    with pytest.raises(ValidationError):
+        disable_totp(deployment, fan, fresh)
+    later(deployment, seconds=30)
+    disable_totp(deployment, fan, code_now(deployment, secret))
+    assert row(deployment, credentials, participant_id=fan).totp_last_step is None
 
 
 # -- profile and freezing ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,11 +15,13 @@ from gateway.deployment import open_deployment
 from gateway.errors import GatewayError
 from gateway.storage.engine import make_engine
 from gateway.storage.schema import accounts, top_ups, transactions, withdrawals
+from gateway.usecases.accounts import begin_totp, confirm_totp, log_in
 from gateway.usecases.registry import register_participant
 from gateway.usecases.top_up import top_up
 from gateway.usecases.withdraw import withdraw
 
 from .support import eur
+from .test_accounts import PASSWORD, code_now, join
 from .test_money_flows import balance_of, earnings
 
 pytestmark = pytest.mark.slow
@@ -81,3 +84,13 @@ def test_twenty_withdrawals_with_one_key_pay_once(wide):
         kinds = Counter(connection.execute(select(transactions.c.kind)).scalars())
         assert kinds["withdrawal_reserve"] == 1 and kinds["withdrawal"] == 1
         assert check_ledger(connection) == []
+
+
+def test_one_totp_code_signs_in_once_however_many_send_it_at_once(wide):
+    fan = join(wide)
+    secret, _ = begin_totp(wide, fan)
+    confirm_totp(wide, fan, code_now(wide, secret))
+    wide.clock.set(wide.clock.now() + timedelta(seconds=30))
+    code = code_now(wide, secret)
+    outcomes = all_at_once(8, lambda _: log_in(wide, "fan", PASSWORD, code) and "signed in")
+    assert Counter(outcomes) == {"signed in": 1, "invalid_credentials": 7}

@@ -90,6 +90,7 @@ credentials = Table(
     Column("password_hash", String(200), nullable=False),
     Column("totp_secret", String(64)),
     Column("totp_enabled", Boolean, nullable=False, server_default="0"),
+    Column("totp_last_step", BigInteger),  # the time step of the last code taken: no code works twice
     Column("updated_at", Timestamp, nullable=False),
 )
 

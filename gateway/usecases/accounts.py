@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from ..deployment import Deployment
-from ..errors import Conflict, Forbidden, InvalidCredentials, NotFound, TotpRequired, ValidationError
+from ..errors import Conflict, Forbidden, GatewayError, InvalidCredentials, NotFound, TotpRequired, ValidationError
 from ..mail import Mailer, mailer_for
 from ..security import (
     burn_verify,
@@ -26,7 +26,7 @@ from ..security import (
     new_token,
     new_totp_secret,
     token_hash,
-    totp_ok,
+    totp_step,
     totp_uri,
     verify_password,
 )
@@ -235,11 +235,11 @@ def log_in(deployment: Deployment, login: str, password: str, totp_code: str | N
     if found.frozen:
         raise Forbidden("this account is frozen; write to the operator")
     now = deployment.clock.now()
+    step = None
     if found.totp_enabled:
         if not totp_code:
             raise TotpRequired("send the 6-digit code of your authenticator app as well")
-        if not totp_ok(found.totp_secret, totp_code, now):
-            raise InvalidCredentials("this code is wrong or too old")
+        step = _fresh_step(found, totp_code, now, InvalidCredentials)
     rehashed = hash_password(password) if needs_rehash(found.password_hash) else None
 
     def work(connection: Connection) -> SessionGrant:
@@ -247,6 +247,8 @@ def log_in(deployment: Deployment, login: str, password: str, totp_code: str | N
         current = connection.execute(select(credentials.c.password_hash).where(credentials.c.participant_id == owner)).scalar()
         if current != found.password_hash:  # reset while we were hashing
             raise InvalidCredentials(WRONG_LOGIN)
+        if step is not None:
+            _take_step(connection, owner, step, InvalidCredentials)
         if rehashed:
             connection.execute(update(credentials).where(credentials.c.participant_id == owner)
                                .values(password_hash=rehashed, updated_at=now))
@@ -395,8 +397,7 @@ def confirm_totp(deployment: Deployment, participant_id: int, code: str) -> None
             raise Conflict("two-factor sign-in is already on")
         if found.totp_secret is None:
             raise Conflict("begin two-factor sign-in first, to get a secret")
-        _require_code(found, code, now)
-        return {"totp_enabled": True}
+        return {"totp_enabled": True, **_require_code(found, code, now)}
 
     _change_credentials(deployment, participant_id, change)
 
@@ -406,7 +407,7 @@ def disable_totp(deployment: Deployment, participant_id: int, code: str) -> None
         if not found.totp_enabled:
             raise Conflict("two-factor sign-in is off")
         _require_code(found, code, now)
-        return {"totp_enabled": False, "totp_secret": None}
+        return {"totp_enabled": False, "totp_secret": None, "totp_last_step": None}
 
     _change_credentials(deployment, participant_id, change)
 
@@ -585,9 +586,31 @@ def _change_credentials(deployment: Deployment, participant_id: int, change: Cal
     return run_in_transaction(deployment.engine, work)
 
 
-def _require_code(found: Row, code: str, now: datetime) -> None:
-    if not totp_ok(found.totp_secret, code or "", now):
-        raise ValidationError("this code is wrong or too old; send the one your app shows now", field="code")
+def _require_code(found: Row, code: str, now: datetime) -> dict:
+    """The change that records ``code`` as used (the caller holds the credentials row locked)."""
+    return {"totp_last_step": _fresh_step(found, code or "", now, ValidationError)}
+
+
+TOTP_REFUSED = "this code is wrong, too old or already used; send the one your app shows next"
+
+
+def _fresh_step(found: Row, code: str, now: datetime, error: type[GatewayError]) -> int:
+    step = totp_step(found.totp_secret, code, now)
+    if step is None or (found.totp_last_step is not None and step <= found.totp_last_step):
+        raise error(TOTP_REFUSED, **({"field": "code"} if error is ValidationError else {}))
+    return step
+
+
+def _take_step(connection: Connection, participant_id: int, step: int, error: type[GatewayError]) -> None:
+    """Record ``step`` as used, unless a sign-in at the same moment took it (or a later one) first."""
+    taken = connection.execute(
+        update(credentials)
+        .where(credentials.c.participant_id == participant_id,
+               (credentials.c.totp_last_step.is_(None)) | (credentials.c.totp_last_step < step))
+        .values(totp_last_step=step)
+    ).rowcount
+    if not taken:
+        raise error(TOTP_REFUSED)
 
 
 def _set_person(connection: Connection, participant_id: int, **values) -> None:

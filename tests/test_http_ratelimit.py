@@ -19,7 +19,7 @@ from gateway.http.app import create_app
 from gateway.http.keys import LIMITER
 from gateway.http.ratelimit import RULES, MemoryLimiter, RedisLimiter
 
-from .http_support import member, top_up
+from .http_support import member, sign_up, top_up
 from .support import config
 
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -241,3 +241,54 @@ async def test_a_token_does_not_buy_more_log_in_attempts(deployment, aiohttp_cli
     assert (await client.post("/api/v1/session", json={"login": "", "password": ""})).status == 429
     with_token = await client.post("/api/v1/session", json={"login": "", "password": ""}, headers=holder.auth)
     assert with_token.status == 429
+
+
+async def test_wrong_attempts_for_one_login_are_limited_from_every_address(deployment_factory, aiohttp_client, make_limiter,
+                                                                             outbox):
+    """A botnet guessing one account's password: each address stays under its own limit, the login does not."""
+    deployment = deployment_factory(redis_config())
+    clock = Clock()
+    client = await aiohttp_client(create_app(deployment, limiter=make_limiter(deployment, clock)))
+    await client.post("/api/v1/accounts", json={"handle": "ann", "email": "ann@example.org", "password": PASSWORD})
+    limit = RULES["log_in_failures"].limit
+    for attempt in range(limit):
+        if attempt % 9 == 0:
+            clock.now += 60  # a new minute: as if from fresh addresses, the per-address count starts again
+        wrong = await client.post("/api/v1/session", json={"login": " ANN ", "password": f"guess number {attempt}"})
+        assert wrong.status == 401
+    right = await client.post("/api/v1/session", json={"login": "ann", "password": PASSWORD})
+    assert right.status == 429 and right.headers["RateLimit-Limit"] == str(limit)
+    assert "this login" in (await right.json())["detail"]
+    other = await client.post("/api/v1/session", json={"login": "bob", "password": "whatever it is"})
+    assert other.status == 401  # another login has a count of its own
+    clock.now += RULES["log_in_failures"].window
+    assert (await client.post("/api/v1/session", json={"login": "ann", "password": PASSWORD})).status == 201
+
+
+async def test_the_right_password_never_counts_against_its_login(deployment_factory, aiohttp_client, outbox):
+    deployment = deployment_factory()
+    clock = Clock()
+    client = await aiohttp_client(create_app(deployment, limiter=MemoryLimiter(clock=clock)))
+    await client.post("/api/v1/accounts", json={"handle": "ann", "email": "ann@example.org", "password": PASSWORD})
+    for _ in range(RULES["log_in_failures"].limit + 1):
+        clock.now += 60
+        assert (await client.post("/api/v1/session", json={"login": "ann", "password": PASSWORD})).status == 201
+        client.session.cookie_jar.clear()
+
+
+async def test_an_unreachable_redis_falls_back_to_counting_in_memory(deployment, aiohttp_client, caplog):
+    clock = Clock()
+    limiter = RedisLimiter("redis://127.0.0.1:1/0", clock=clock)  # nothing listens on port 1
+    client = await aiohttp_client(create_app(deployment, limiter=limiter))
+    statuses = [(await client.post("/api/v1/session", json={"login": "", "password": ""})).status for _ in range(11)]
+    assert statuses == [422] * 10 + [429]
+    assert "Redis is unreachable" in caplog.text
+
+
+async def test_switching_two_factor_sign_in_is_limited(deployment, aiohttp_client, outbox):
+    client = await aiohttp_client(create_app(deployment, limiter=MemoryLimiter(clock=Clock())))
+    fan = await sign_up(client, outbox, "fan")
+    await client.post("/api/v1/me/totp", headers=fan.auth)
+    statuses = [(await client.post("/api/v1/me/totp/confirm", json={"code": "000000"}, headers=fan.auth)).status
+                for _ in range(RULES["totp"].limit + 1)]
+    assert statuses == [422] * RULES["totp"].limit + [429]

@@ -23,7 +23,7 @@ from ..usecases.accounts import Principal
 from .idempotency import idempotent
 from .keys import DEPLOYMENT, LIMITER, PRINCIPAL, RATE_HEADERS
 from .problems import problem
-from .ratelimit import RULES
+from .ratelimit import RULES, Verdict
 
 T = TypeVar("T")
 Access = Literal["public", "user", "operator"]
@@ -155,10 +155,14 @@ async def _rate_limit(request: web.Request, endpoint: Endpoint, principal: Princ
     # Signing up and in count by address whoever asks: holding accounts must not buy more attempts.
     signed_in = principal is not None and endpoint.access != "public"
     who = f"p{principal.participant_id}" if signed_in else f"ip{request.remote}"
-    verdict = await request.app[LIMITER].hit(f"{endpoint.rate}:{who}", rule)
+    return enforce(request, await request.app[LIMITER].hit(f"{endpoint.rate}:{who}", rule))
+
+
+def enforce(request: web.Request, verdict: Verdict, why: str = "too many requests") -> dict[str, str]:
+    """The verdict's headers, on this answer whatever it is; a 429 if it is a refusal."""
     request[RATE_HEADERS] = verdict.headers()
     if not verdict.allowed:
-        raise RateLimited(f"too many requests; try again in {request[RATE_HEADERS]['Retry-After']} s")
+        raise RateLimited(f"{why}; try again in {request[RATE_HEADERS]['Retry-After']} s")
     return request[RATE_HEADERS]
 
 

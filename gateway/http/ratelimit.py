@@ -6,9 +6,14 @@ Headers follow the IETF draft (``RateLimit-Limit``, ``RateLimit-Remaining``,
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Protocol
+
+from redis.exceptions import RedisError
+
+log = logging.getLogger("gateway.http")
 
 
 @dataclass(frozen=True)
@@ -19,7 +24,12 @@ class Rule:
 
 RULES: dict[str, Rule] = {
     "sign_up": Rule(10, 3600),
-    "log_in": Rule(10, 60),
+    "log_in": Rule(10, 60),  # from one address
+    # Wrong passwords or codes for one login, from any address: a botnet guessing one account's
+    # password or code gets 20 tries a quarter of an hour. Only failures count, so nobody locks
+    # an account's owner out by signing in as them with the right password.
+    "log_in_failures": Rule(20, 900),
+    "totp": Rule(10, 300),  # switching two-factor sign-in on or off: a code to guess
     "flattr": Rule(600, 60),
     "top_up": Rule(30, 60),
     "withdraw": Rule(30, 60),
@@ -41,7 +51,11 @@ class Verdict:
 
 
 class Limiter(Protocol):
-    async def hit(self, key: str, rule: Rule) -> Verdict: ...
+    async def hit(self, key: str, rule: Rule) -> Verdict:
+        """Count one more under ``key``, and say whether that one is allowed."""
+
+    async def peek(self, key: str, rule: Rule) -> Verdict:
+        """Whether one more would be allowed, counting nothing."""
 
     async def close(self) -> None: ...
 
@@ -73,26 +87,58 @@ class MemoryLimiter:
         self._counts[key, rule.window, window] = count
         return _verdict(count, rule, now)
 
+    async def peek(self, key: str, rule: Rule) -> Verdict:
+        now = self._clock()
+        return _verdict(self._counts.get((key, rule.window, int(now // rule.window)), 0) + 1, rule, now)
+
     async def close(self) -> None:
         return None
 
 
 class RedisLimiter:
-    """Counters in Redis, shared by every node of a deployment (whose keys start with ``prefix``)."""
+    """Counters in Redis, shared by every node of a deployment (whose keys start with ``prefix``).
+
+    While Redis cannot be reached, each node counts in its own memory (and
+    logs it) rather than refuse every limited call: the limits still hold
+    per node, and signing in or flattring does not depend on Redis being up.
+    """
 
     def __init__(self, url: str, clock=time.time, prefix: str = "gateway:rate:") -> None:
         from redis.asyncio import Redis
 
-        self._redis = Redis.from_url(url)
+        self._redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         self._clock = clock
         self.prefix = prefix
+        self._fallback = MemoryLimiter(clock)
+        self._warned_at = float("-inf")
 
     async def hit(self, key: str, rule: Rule) -> Verdict:
         now = self._clock()
-        name = f"{self.prefix}{key}:{int(now // rule.window)}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            count, _ = await pipe.incr(name).expire(name, rule.window + 1).execute()
+        name = self._name(key, rule, now)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                count, _ = await pipe.incr(name).expire(name, rule.window + 1).execute()
+        except RedisError as error:
+            self._warn(error)
+            return await self._fallback.hit(key, rule)
         return _verdict(int(count), rule, now)
+
+    async def peek(self, key: str, rule: Rule) -> Verdict:
+        now = self._clock()
+        try:
+            count = await self._redis.get(self._name(key, rule, now))
+        except RedisError as error:
+            self._warn(error)
+            return await self._fallback.peek(key, rule)
+        return _verdict(int(count or 0) + 1, rule, now)
+
+    def _name(self, key: str, rule: Rule, now: float) -> str:
+        return f"{self.prefix}{key}:{int(now // rule.window)}"
+
+    def _warn(self, error: Exception) -> None:
+        if time.monotonic() - self._warned_at >= 60:  # once a minute, not once a request
+            self._warned_at = time.monotonic()
+            log.warning("Redis is unreachable (%s); rate limits count in this process's memory meanwhile", error)
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -7,10 +7,11 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, Field, StrictBool, StrictStr
 
-from ...errors import Forbidden
+from ...errors import Forbidden, InvalidCredentials
 from ...usecases import accounts as uc
-from ..api import Api, Call
-from ..keys import SESSION_COOKIE
+from ..api import Api, Call, enforce
+from ..keys import LIMITER, SESSION_COOKIE
+from ..ratelimit import RULES
 from ..schemas import Model
 
 router = Api()
@@ -122,7 +123,14 @@ async def sign_up(call: Call) -> ProfileOut:
               status=201, rate="log_in")
 async def log_in(call: Call) -> web.Response:
     body: LogIn = call.body
-    grant = await call.run(uc.log_in, call.deployment, body.login, body.password, body.totp_code)
+    failures, limiter, rule = f"log_in_failures:{body.login.strip().lower()}", call.request.app[LIMITER], RULES["log_in_failures"]
+    if not (locked := await limiter.peek(failures, rule)).allowed:
+        enforce(call.request, locked, "too many wrong attempts to sign in as this login")
+    try:
+        grant = await call.run(uc.log_in, call.deployment, body.login, body.password, body.totp_code)
+    except InvalidCredentials:
+        await limiter.hit(failures, rule)
+        raise
     out = SessionOut(participant_id=grant.participant_id, csrf_token=grant.csrf_token, expires_at=grant.expires_at)
     response = web.Response(status=201, text=out.model_dump_json(), content_type="application/json")
     # A lifetime rather than a date: the browser's clock, not ours, decides when a date has passed.
@@ -202,11 +210,13 @@ async def begin_totp(call: Call) -> TotpSetup:
     return TotpSetup(secret=secret, provisioning_uri=uri)
 
 
-@router.route("POST", "/me/totp/confirm", "Switch two-factor sign-in on with a first code", TAG, scope="account", body=CodeIn)
+@router.route("POST", "/me/totp/confirm", "Switch two-factor sign-in on with a first code", TAG, scope="account", body=CodeIn,
+              rate="totp")
 async def confirm_totp(call: Call) -> None:
     await call.run(uc.confirm_totp, call.deployment, call.me, call.body.code)
 
 
-@router.route("POST", "/me/totp/disable", "Switch two-factor sign-in off with a current code", TAG, scope="account", body=CodeIn)
+@router.route("POST", "/me/totp/disable", "Switch two-factor sign-in off with a current code", TAG, scope="account", body=CodeIn,
+              rate="totp")
 async def disable_totp(call: Call) -> None:
     await call.run(uc.disable_totp, call.deployment, call.me, call.body.code)

@@ -60,6 +60,12 @@ class Forbidden(GatewayError):
     status = 403
 
 
+class NotTheCreatorsSite(Forbidden):
+    """An auto-submitted address that is not under one of the creator's sites."""
+
+    code = "not_the_creators_site"
+
+
 class CsrfFailed(Forbidden):
     code = "csrf_failed"
 

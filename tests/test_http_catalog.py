@@ -134,6 +134,7 @@ async def test_a_hidden_thing_is_unlisted_and_unflattrable_but_its_owner_sees_it
     assert await ids(client, owner, owner="owner", tag="x") == [secret["id"]]
 
     await problem(await flattr(client, fan, secret["id"], expect=None), 404, "not_found")
+    await client.patch("/api/v1/me", json={"auto_submit_sites": ["https://owner.example/"]}, headers=owner.auth)
     auto = await post(client, f"{THINGS}/auto", fan, {"url": secret["url"], "title": "Again", "owner": "owner"})
     await problem(auto, 404, "not_found")  # not "already registered": a hidden thing is not there for others
     assert (await (await client.get("/api/v1/me/flattrs", headers=fan.auth)).json())["items"] == []
@@ -286,6 +287,9 @@ async def test_auto_submit_registers_on_the_first_flattr_once(client, deployment
     broke = member(deployment, "broke")
     for fan in fans:
         await top_up(client, fan)
+    mine = await client.patch("/api/v1/me", json={"auto_submit_sites": ["https://Creator.example", "https://blog.example/ann/"]},
+                              headers=creator.auth)
+    assert (await mine.json())["auto_submit_sites"] == ["https://blog.example/ann/", "https://creator.example/"]
     url = "https://creator.example/post/1"
     body = {"url": url, "title": "First post", "owner": "creator", "language": "en", "tags": ["Blog"]}
 
@@ -311,6 +315,12 @@ async def test_auto_submit_registers_on_the_first_flattr_once(client, deployment
         (creator, {**body, "url": "https://creator.example/4"}, 403, "own_thing"),
         (fans[0], {**body, "url": "https://creator.example/5", "points": 2}, 422, "validation_error"),
         (fans[0], {**body, "url": "ftp://creator.example/6"}, 422, "validation_error"),
+        # Only under the creator's own sites: not anybody's page, nor a look-alike address.
+        (fans[0], {**body, "url": "https://someone-else.example/7"}, 403, "not_the_creators_site"),
+        (fans[0], {**body, "url": "https://creator.example.evil.example/8"}, 403, "not_the_creators_site"),
+        (fans[0], {**body, "url": "https://blog.example/bob/9"}, 403, "not_the_creators_site"),
+        (fans[0], {**body, "url": "https://blog.example/ann/../bob/10"}, 403, "not_the_creators_site"),
+        (fans[0], {**body, "url": "https://blog.example/ann/11", "owner": "fan1"}, 403, "not_the_creators_site"),
     ]
     for who, attempt, status, code in refused:
         await problem(await post(client, f"{THINGS}/auto", who, attempt), status, code)

@@ -149,6 +149,7 @@ async def test_sign_up_log_in_flattr_and_top_up_answer_429_after_their_count(dep
 
     # Flattr: 600 a minute for each account, flattrs and auto-submits together.
     thing = await (await client.post("/api/v1/things", json={"url": "https://c.example/x", "title": "X"}, headers=creator.auth)).json()
+    await client.patch("/api/v1/me", json={"auto_submit_sites": ["https://c.example/"]}, headers=creator.auth)
     path = f"/api/v1/things/{thing['id']}/flattr"
     counted(await client.post(path, json={}, headers=fan.auth), "flattr", 599, 200)
     refused = await asyncio.gather(*(client.post(path, json={"points": "one"}, headers=fan.auth) for _ in range(598)))

@@ -76,6 +76,8 @@ participants = Table(
     Column("frozen", Boolean, nullable=False, server_default="0"),
     Column("role", String(12), nullable=False, server_default="member"),  # member | operator
     Column("listed", Boolean, nullable=False, server_default="0"),  # shown in public period reports
+    # Where funders may auto-submit things for this creator: http(s) addresses ending in "/".
+    Column("auto_submit_sites", JSON, nullable=False, server_default="[]"),
     Column("created_at", Timestamp, nullable=False),
     CheckConstraint("kind IN ('person', 'system')", name="kind"),
 )

@@ -32,6 +32,7 @@ from ..security import (
 )
 from ..storage.engine import reading, run_in_transaction
 from ..storage.schema import access_tokens, credentials, email_tokens, participants, sessions
+from ..urls import clean_sites
 from .common import person
 from .registry import add_person
 
@@ -116,6 +117,7 @@ class Profile:
     role: str
     listed: bool
     totp_enabled: bool
+    auto_submit_sites: list[str]  # where funders may auto-submit things for this creator
 
 
 @dataclass(frozen=True)
@@ -427,7 +429,7 @@ def profile(deployment: Deployment, participant_id: int) -> Profile:
     return Profile(
         id=found.id, handle=found.handle, email=found.email, email_verified=found.email_verified_at is not None,
         preferred_currency=found.preferred_currency, language=found.language, role=found.role, listed=found.listed,
-        totp_enabled=bool(found.totp_enabled),
+        totp_enabled=bool(found.totp_enabled), auto_submit_sites=list(found.auto_submit_sites or []),
     )
 
 
@@ -439,6 +441,7 @@ def update_profile(
     language: str | None = None,
     listed: bool | None = None,
     email: str | None = None,
+    auto_submit_sites: list[str] | None = None,
     mailer: Mailer | None = None,
 ) -> None:
     """Change what is given; a new address is unverified until its mailed link is opened."""
@@ -449,6 +452,8 @@ def update_profile(
         changes["language"] = _check_language(language)
     if listed is not None:
         changes["listed"] = listed
+    if auto_submit_sites is not None:
+        changes["auto_submit_sites"] = clean_sites(auto_submit_sites)
     address = None if email is None else _address(email)
 
     def work(connection: Connection) -> _Letter | None:

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Connection, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, Row, func, literal, or_, select, update
 
 from ..accounts import participant_id
 from ..deployment import Deployment
-from ..errors import Conflict, Forbidden, NoMeans, NotFound, OwnThing, ValidationError
+from ..errors import Conflict, Forbidden, NoMeans, NotFound, NotTheCreatorsSite, OwnThing, ValidationError
 from ..funding import has_means
 from ..periods import period_containing
 from ..storage.engine import reading, run_in_transaction
 from ..storage.schema import flattrs, participants, receipts, thing_tags, things
+from ..urls import check_thing_url, under_one_of
 from .common import person
 from .flattr import Flattr, check_points, flattr
-from .registry import register_thing
+from .registry import clean_tags, register_thing, set_tags
 
 Sort = Literal["new", "popular", "funders"]
-MAX_TAGS = 10
 MAX_ID = 2**63 - 1  # the largest id (or score) a cursor may hold: a BIGINT
 
 
@@ -48,26 +49,10 @@ class Filters:
     text: str | None = None
 
 
-def clean_tags(tags: list[str]) -> list[str]:
-    cleaned = sorted({tag.strip().lower() for tag in tags if tag.strip()})
-    if len(cleaned) > MAX_TAGS or any(len(tag) > 40 for tag in cleaned):
-        raise ValidationError(f"at most {MAX_TAGS} tags of at most 40 characters", field="tags")
-    return cleaned
-
-
 def create_thing(deployment: Deployment, owner_id: int, url: str, title: str, description: str = "",
-                 language: str | None = None, category: str | None = None, tags: list[str] = ()) -> ThingView:
-    cleaned = clean_tags(list(tags))
-    thing = register_thing(deployment, owner_id, url, title, language, category, description)
-    if cleaned:
-        run_in_transaction(deployment.engine, lambda c: _set_tags(c, thing.id, cleaned))
+                 language: str | None = None, category: str | None = None, tags: Sequence[str] = ()) -> ThingView:
+    thing = register_thing(deployment, owner_id, url, title, language, category, description, tags)
     return get_thing(deployment, thing.id, viewer=owner_id)
-
-
-def _set_tags(connection: Connection, thing_id: int, tags: list[str]) -> None:
-    connection.execute(delete(thing_tags).where(thing_tags.c.thing_id == thing_id))
-    if tags:
-        connection.execute(insert(thing_tags), [{"thing_id": thing_id, "tag": tag} for tag in tags])
 
 
 def update_thing(deployment: Deployment, owner_id: int, thing_id: int, changes: dict) -> ThingView:
@@ -88,7 +73,7 @@ def update_thing(deployment: Deployment, owner_id: int, thing_id: int, changes: 
         if changes:
             connection.execute(update(things).where(things.c.id == thing_id).values(**changes))
         if tags is not None:
-            _set_tags(connection, thing_id, tags)
+            set_tags(connection, thing_id, tags)
 
     run_in_transaction(deployment.engine, work)
     return get_thing(deployment, thing_id, viewer=owner_id)
@@ -103,14 +88,14 @@ def _owned(connection: Connection, owner_id: int, thing_id: int) -> None:
 
 
 def get_thing(deployment: Deployment, thing_id: int, viewer: int | None = None) -> ThingView:
-    views = _views(deployment, select_things().where(things.c.id == thing_id), viewer)
+    views = _find(deployment, things.c.id == thing_id, viewer)
     if not views:
         raise NotFound(f"no thing #{thing_id}")
     return views[0]
 
 
 def thing_by_url(deployment: Deployment, url: str, viewer: int | None = None) -> ThingView:
-    views = _views(deployment, select_things().where(things.c.url == url), viewer)
+    views = _find(deployment, things.c.url == url, viewer)
     if not views:
         raise NotFound(f"no thing is registered at {url}")
     return views[0]
@@ -120,18 +105,24 @@ def select_things():
     return select(things, participants.c.handle.label("owner")).join(participants, participants.c.id == things.c.owner_id)
 
 
-def _views(deployment: Deployment, query, viewer: int | None, scores: dict[int, int] | None = None) -> list[ThingView]:
+def _find(deployment: Deployment, where, viewer: int | None) -> list[ThingView]:
+    """The things ``where`` picks that ``viewer`` may see (a hidden thing only its owner)."""
     with reading(deployment.engine) as connection:
-        rows = [row for row in connection.execute(query) if not row.hidden or row.owner_id == viewer]
-        tags: dict[int, list[str]] = {}
-        if rows:
-            for thing_id, tag in connection.execute(
-                select(thing_tags.c.thing_id, thing_tags.c.tag).where(thing_tags.c.thing_id.in_([r.id for r in rows])).order_by(thing_tags.c.tag)
-            ):
-                tags.setdefault(thing_id, []).append(tag)
+        rows = [row for row in connection.execute(select_things().where(where)) if not row.hidden or row.owner_id == viewer]
+        return _views(connection, rows)
+
+
+def _views(connection: Connection, rows: list[Row]) -> list[ThingView]:
+    """Rows of ``select_things`` (with a ``score`` column where the list was sorted by one), with their tags."""
+    tags: dict[int, list[str]] = {}
+    if rows:
+        for thing_id, tag in connection.execute(
+            select(thing_tags.c.thing_id, thing_tags.c.tag).where(thing_tags.c.thing_id.in_([r.id for r in rows])).order_by(thing_tags.c.tag)
+        ):
+            tags.setdefault(thing_id, []).append(tag)
     return [
         ThingView(row.id, row.owner, row.url, row.title, row.description, row.language, row.category,
-                  tags.get(row.id, []), row.hidden, row.created_at, (scores or {}).get(row.id, 0))
+                  tags.get(row.id, []), row.hidden, row.created_at, getattr(row, "score", 0))
         for row in rows
     ]
 
@@ -154,12 +145,9 @@ def list_things(deployment: Deployment, filters: Filters, sort: Sort = "new", af
         )
     with reading(deployment.engine) as connection:
         rows = connection.execute(_filtered(query, filters, connection).order_by(*order).limit(limit + 1)).all()
-    page = rows[:limit]
-    views = _views(deployment, select_things().where(things.c.id.in_([r.id for r in page])), viewer, {r.id: r.score for r in page})
-    by_id = {view.id: view for view in views}
-    ordered = [by_id[row.id] for row in page if row.id in by_id]
+        page = _views(connection, rows[:limit])
     following = [sort, page[-1].id, page[-1].score] if len(rows) > limit else None
-    return ordered, following
+    return page, following
 
 
 def _position(after, sort: Sort) -> tuple[int, int] | None:
@@ -238,14 +226,16 @@ def auto_submit(deployment: Deployment, funder_id: int, owner: str, url: str, ti
                 points: int = 1) -> tuple[ThingView, Flattr]:
     """Flattr the thing at ``url``, registering it first for the creator ``owner`` if nobody has.
 
-    A thing is registered only for a flattr that will be taken, so a funder who cannot flattr it
+    Only at an address under one of the sites the creator lists
+    (``auto_submit_sites``): else a funder could register anybody's page for
+    a creator of their choosing, and the first claim would keep it. A thing is registered only for a flattr that will be taken, so a funder who cannot flattr it
     (no means, their own, no such creator) leaves nothing behind. Funders who flattr a new URL at
     the same moment all flattr the one thing the first of them registered.
     """
     try:
         view = thing_by_url(deployment, url)
     except NotFound:
-        owner_id = _first_flattr_allowed(deployment, funder_id, owner, points)
+        owner_id = _first_flattr_allowed(deployment, funder_id, owner, url, points)
         try:
             view = create_thing(deployment, owner_id, url, title, description, language, category, tags)
         except Conflict:  # registered meanwhile, or hidden by its owner (then: not found)
@@ -253,15 +243,19 @@ def auto_submit(deployment: Deployment, funder_id: int, owner: str, url: str, ti
     return view, flattr(deployment, funder_id, view.id, points)
 
 
-def _first_flattr_allowed(deployment: Deployment, funder_id: int, owner: str, points: int) -> int:
-    """The owner's id, once the checks ``flattr`` makes would pass for a new thing of theirs."""
+def _first_flattr_allowed(deployment: Deployment, funder_id: int, owner: str, url: str, points: int) -> int:
+    """The owner's id, once the checks ``flattr`` makes would pass for a new thing of theirs at ``url``."""
     check_points(deployment.settings, points)
+    check_thing_url(url)
     with reading(deployment.engine) as connection:
         person(connection, funder_id)
-        owner_id = participant_id(connection, owner)
-        person(connection, owner_id)
-        if owner_id == funder_id:
+        creator = person(connection, participant_id(connection, owner))
+        if creator.id == funder_id:
             raise OwnThing("you cannot flattr your own thing")
+        if not under_one_of(url, creator.auto_submit_sites or []):
+            raise NotTheCreatorsSite(
+                f"{owner!r} does not take auto-submitted things at {url}: a creator lists the sites that are theirs"
+            )
         if not has_means(connection, deployment.settings, funder_id):
             raise NoMeans("top up your wallet to at least the minimum budget before flattring")
-    return owner_id
+    return creator.id

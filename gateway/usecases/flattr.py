@@ -202,9 +202,22 @@ def unflattr(deployment: Deployment, funder_id: int, thing_id: int) -> None:
             )
         ).rowcount
         if not removed:
+            _refuse_if_ended(connection, period.previous(), funder_id, thing_id)
             raise NotFound(f"you did not flattr thing #{thing_id} in {period.id}")
 
     run_in_transaction(deployment.engine, work)
+
+
+def _refuse_if_ended(connection: Connection, last: Period, funder_id: int, thing_id: int) -> None:
+    """Say so when the flattr to take back is the last period's, which has ended (and maybe settled)."""
+    flattred = connection.execute(select(flattrs.c.points).where(
+        flattrs.c.period == last.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id)).first()
+    if flattred is None:
+        return
+    status = connection.execute(select(periods.c.status).where(periods.c.id == last.id)).scalar()
+    where = "ended" if status is None else "been settled" if status == "closed" else "begun settling"
+    raise PeriodClosed(f"your flattr of thing #{thing_id} counts in {last.id}, which has {where}; "
+                       "it can no longer be taken back", period=last.id)
 
 
 def flattrs_of(deployment: Deployment, funder_id: int, period: Period) -> list[Flattr]:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from ..accounts import EXCHANGE, PLATFORM
 from ..deployment import Deployment
 from ..errors import Conflict, ValidationError
 from ..storage.engine import run_in_transaction
-from ..storage.schema import participants, things
+from ..storage.schema import participants, thing_tags, things
+from ..urls import check_thing_url
 from .common import person
 
 HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 RESERVED_HANDLES = frozenset({PLATFORM, EXCHANGE})  # owners of the platform's own ledger accounts
+MAX_TAGS = 10
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,13 @@ def register_thing(
     language: str | None = None,
     category: str | None = None,
     description: str = "",
+    tags: Sequence[str] = (),
 ) -> Thing:
-    if not re.match(r"https?://[^\s/]+", url or "") or len(url) > 2000:
-        raise ValidationError("a thing's url is an http(s) address of at most 2000 characters", field="url")
+    """A new thing with its tags, in one transaction."""
+    check_thing_url(url)
     if not title or len(title) > 300:
         raise ValidationError("a thing's title is 1 to 300 characters", field="title")
+    cleaned = clean_tags(tags)
 
     def work(connection: Connection) -> Thing:
         person(connection, owner_id)
@@ -74,6 +79,20 @@ def register_thing(
             description=description, created_at=deployment.clock.now(),
         )
         thing_id = connection.execute(insert(things).values(**values)).inserted_primary_key[0]
+        set_tags(connection, thing_id, cleaned)
         return Thing(thing_id, owner_id, url, title)
 
     return run_in_transaction(deployment.engine, work)
+
+
+def clean_tags(tags: Sequence[str]) -> list[str]:
+    cleaned = sorted({tag.strip().lower() for tag in tags if tag.strip()})
+    if len(cleaned) > MAX_TAGS or any(len(tag) > 40 for tag in cleaned):
+        raise ValidationError(f"at most {MAX_TAGS} tags of at most 40 characters", field="tags")
+    return cleaned
+
+
+def set_tags(connection: Connection, thing_id: int, tags: list[str]) -> None:
+    connection.execute(delete(thing_tags).where(thing_tags.c.thing_id == thing_id))
+    if tags:
+        connection.execute(insert(thing_tags), [{"thing_id": thing_id, "tag": tag} for tag in tags])

@@ -38,6 +38,7 @@ class ProfileOut(BaseModel):
     role: str
     listed: bool
     totp_enabled: bool
+    auto_submit_sites: list[str]
 
 
 class ProfileChanges(Model):
@@ -45,6 +46,10 @@ class ProfileChanges(Model):
     language: StrictStr | None = Field(default=None, pattern=r"^(en|fr)$")
     listed: StrictBool | None = None
     email: StrictStr | None = Field(default=None, max_length=320)
+    auto_submit_sites: list[StrictStr] | None = Field(
+        default=None, max_length=10, examples=[["https://example.org/comic/"]],
+        description="where funders may auto-submit things for me: addresses under these are mine",
+    )
 
 
 class LogIn(Model):

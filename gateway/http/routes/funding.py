@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-from sqlalchemy import select
 
-from ...errors import NotFound, PeriodClosed
 from ...periods import parse_period
-from ...storage.engine import reading
-from ...storage.schema import flattrs, periods
 from ...usecases.catalog import auto_submit as auto_flattr
 from ...usecases.flattr import Click, current_period, flattrs_of, unflattr
 from ...usecases.subscriptions import Subscription, cancel, pause, resume, subscribe, subscriptions_of
@@ -84,24 +80,7 @@ async def flattr_thing(call: Call) -> FlattrOut:
 
 @router.route("DELETE", "/things/{thing_id}/flattr", "Take back this period's flattr", TAG, scope="flattr")
 async def take_back(call: Call) -> None:
-    try:
-        await call.run(unflattr, call.deployment, call.me, call.path["thing_id"])
-    except NotFound:
-        await call.run(_refuse_if_ended, call.deployment, call.me, call.path["thing_id"])
-        raise
-
-
-def _refuse_if_ended(deployment, funder_id: int, thing_id: int) -> None:
-    """Say so when the flattr to take back is the last period's, which has ended (and maybe settled)."""
-    last = current_period(deployment).previous()
-    with reading(deployment.engine) as connection:
-        flattred = connection.execute(select(flattrs.c.points).where(
-            flattrs.c.period == last.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id)).first()
-        status = connection.execute(select(periods.c.status).where(periods.c.id == last.id)).scalar()
-    if flattred is not None:
-        raise PeriodClosed(f"your flattr of thing #{thing_id} counts in {last.id}, which has "
-                           f"{'ended' if status is None else 'been settled' if status == 'closed' else 'begun settling'}; "
-                           "it can no longer be taken back", period=last.id)
+    await call.run(unflattr, call.deployment, call.me, call.path["thing_id"])
 
 
 @router.route("GET", "/me/flattrs", "My flattrs of a period", TAG, scope="read", query=PeriodQuery, response=FlattrList)
@@ -113,7 +92,7 @@ async def my_flattrs(call: Call) -> FlattrList:
 
 
 @router.route("POST", "/things/auto", "Flattr a URL, registering it for its creator on the first flattr", TAG,
-              scope="flattr", body=AutoSubmit, response=AutoResult, rate="flattr", errors=("already_flattred",))
+              scope="flattr", body=AutoSubmit, response=AutoResult, rate="flattr", errors=("already_flattred", "not_the_creators_site"))
 async def auto_submit(call: Call) -> AutoResult:
     body: AutoSubmit = call.body
     view, result = await call.run(auto_flattr, call.deployment, call.me, body.owner, body.url, body.title, body.description,

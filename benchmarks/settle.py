@@ -260,7 +260,7 @@ def stage_settle(args) -> dict:
         profiler = cProfile.Profile()
         profiler.enable()
     started, cpu = time.perf_counter(), time.process_time()
-    report = settle(deployment_, period)
+    report = settle(deployment_, period, pause_gc=True)  # as `gateway settle` runs it
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     if profiler:
         profiler.disable()

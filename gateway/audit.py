@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, literal_column, select, union_all
 
-from .storage.schema import accounts, postings, receipts, settlements, transactions
+from .storage.schema import accounts, periods, postings, receipts, settlements, transactions
 
 
 @dataclass(frozen=True)
@@ -116,12 +116,45 @@ def _settled_splits(connection: Connection) -> list[Breach]:
     return breaches
 
 
+def _receipted_earnings(connection: Connection) -> list[Breach]:
+    """S4: what each creator's receipts of a period say they earned is what the ledger put in their earnings.
+
+    S2 ties receipts to each funder's split; this ties them to the creators'
+    side: a receipt naming the wrong creator breaks no funder's sum. One pass
+    over each table, receipts and the earnings legs of the settlement
+    transactions of settled periods (those with a row in ``periods``) side by side.
+    """
+    receipted = select(
+        receipts.c.period, receipts.c.creator_id.label("creator_id"), receipts.c.currency,
+        receipts.c.share.label("receipted"), literal_column("0").label("posted"),
+    )
+    posted = (
+        select(transactions.c.period, accounts.c.owner_id, accounts.c.currency, literal_column("0"), postings.c.amount)
+        .select_from(postings.join(transactions, transactions.c.id == postings.c.transaction_id)
+                     .join(periods, periods.c.id == transactions.c.period)
+                     .join(accounts, accounts.c.id == postings.c.account_id))
+        .where(transactions.c.kind == "settlement", accounts.c.purpose == "earnings")
+    )
+    both = union_all(receipted, posted).subquery()
+    rows = connection.execute(
+        select(both.c.period, both.c.creator_id, both.c.currency, func.sum(both.c.receipted), func.sum(both.c.posted))
+        .group_by(both.c.period, both.c.creator_id, both.c.currency)
+        .having(func.sum(both.c.receipted) != func.sum(both.c.posted))
+        .limit(20)
+    )
+    return [
+        Breach("S4 earnings", f"{period} creator #{creator} {code}: receipts add up to {receipted}, the ledger paid {paid} into their earnings")
+        for period, creator, code, receipted, paid in rows
+    ]
+
+
 CHECKS: list[Callable[[Connection], list[Breach]]] = [
     _currency_sums,
     _balanced_transactions,
     _cached_balances,
     _floors,
     _settled_splits,
+    _receipted_earnings,
 ]
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from .accounts import floor_for
 from .config import Settings
 from .storage.bulk import rows_for_ids
-from .storage.schema import participants
 
 
 def budget_targets(settings: Settings, explicit: Mapping[str, int], preferred: str | None) -> dict[str, int]:
@@ -31,12 +30,6 @@ def available(settings: Settings, code: str, balance: int | None, floor: int | N
     if balance is None:
         return -floor_for("wallet", settings.currencies.get(code))
     return balance - (floor or 0)
-
-
-def has_means(connection: Connection, settings: Settings, funder_id: int) -> bool:
-    """Whether at least one of the funder's budgets can be met at its currency's minimum."""
-    preferred = connection.execute(select(participants.c.preferred_currency).where(participants.c.id == funder_id)).scalar()
-    return means_suffice(settings, preferred, means_of(connection, [funder_id]).get(funder_id, ()))
 
 
 # The funders' wallets and budgets in one query, for ``means_suffice``: (owner, source, currency, amount, floor).
@@ -55,7 +48,7 @@ def means_of(connection: Connection, funder_ids: Collection[int]) -> dict[int, l
 
 
 def means_suffice(settings: Settings, preferred: str | None, rows: Iterable[tuple[str, str, int, int | None]]) -> bool:
-    """``has_means`` on a funder's rows of ``means_of``."""
+    """Whether at least one of the funder's budgets can be met at its currency's minimum, from their rows of ``means_of``."""
     explicit: dict[str, int] = {}
     wallets: dict[str, tuple[int, int | None]] = {}
     for source, code, amount, floor in rows:

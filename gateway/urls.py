@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .errors import ValidationError
 
@@ -14,8 +14,10 @@ MAX_SITE = 200
 
 
 def check_thing_url(url: str) -> str:
-    if not re.match(r"https?://[^\s/]+", url or "") or len(url) > MAX_URL:
-        raise ValidationError(f"a thing's url is an http(s) address of at most {MAX_URL} characters", field="url")
+    """An http(s) address with no space, control character or backslash (which browsers read as ``/``)."""
+    if not re.fullmatch(r"https?://[^/\x00-\x20\x7f\\]+[^\x00-\x20\x7f\\]*", url or "") or len(url) > MAX_URL:
+        raise ValidationError(f"a thing's url is an http(s) address of at most {MAX_URL} characters, "
+                              "with no space or backslash", field="url")
     return url
 
 
@@ -42,7 +44,7 @@ def clean_sites(sites: Iterable[str]) -> list[str]:
 def under_one_of(url: str, sites: Iterable[str]) -> bool:
     """Whether ``url`` is at or under one of ``sites`` (as ``clean_sites`` wrote them)."""
     parts = urlsplit(url)
-    if any(segment in (".", "..") for segment in parts.path.split("/")):
-        return False  # /artist/../other is not under /artist/
+    if "\\" in url or any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+        return False  # /artist/../other (or /artist/%2e%2e/other) is not under /artist/
     here = f"{parts.scheme}://{parts.netloc.lower()}{parts.path or '/'}"
     return any(here.startswith(site) or here + "/" == site for site in sites)

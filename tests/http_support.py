@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
@@ -94,3 +95,23 @@ async def operator(client: TestClient, outbox: Path, deployment, handle: str = "
     assert created.status == 201, await created.text()
     client.session.cookie_jar.clear()
     return User(user.id, handle, (await created.json())["token"])
+
+
+async def settle_and_wait(client: TestClient, operator_: User, period: str | None = None, key: str | None = None,
+                          timeout: float = 60.0) -> dict:
+    """Start settling ``period`` (by default the last that ended), poll its status until it is closed, and return its report."""
+    response = await client.post("/api/v1/operator/settle", json={"period": period} if period else {},
+                                 headers={**operator_.auth, "Idempotency-Key": key or uuid.uuid4().hex})
+    assert response.status == 202, await response.text()
+    status = await response.json()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while status["status"] != "closed":
+        assert status["running"] or status["error"] is None, status
+        assert asyncio.get_running_loop().time() < deadline, f"still not closed after {timeout} s: {status}"
+        await asyncio.sleep(0.02)
+        polled = await client.get(f"/api/v1/operator/periods/{status['period']}", headers=operator_.auth)
+        assert polled.status == 200, await polled.text()
+        status = await polled.json()
+    report = await client.get(status["report"], headers=operator_.auth)
+    assert report.status == 200, await report.text()
+    return await report.json()

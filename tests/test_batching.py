@@ -94,3 +94,43 @@ async def test_a_failure_of_one_lone_item_reaches_its_caller():
 
     with pytest.raises(OSError, match="gone"):
         await Batcher(work).submit("a")
+
+
+async def test_an_error_no_one_item_caused_goes_to_every_caller_at_once():
+    calls, release = [], threading.Event()
+
+    def work(items: list) -> list:
+        calls.append(list(items))
+        if len(calls) == 1:
+            assert release.wait(10)
+            return list(items)
+        raise ConnectionError("the database is gone")
+
+    batcher = Batcher(work, alone_on=lambda error: not isinstance(error, ConnectionError))
+    first = asyncio.create_task(batcher.submit(0))
+    while not calls:
+        await asyncio.sleep(0.005)
+    release.set()
+    queued = [asyncio.create_task(batcher.submit(n)) for n in (1, 2, 3)]
+    outcomes = await asyncio.gather(first, *queued, return_exceptions=True)
+    assert outcomes[0] == 0 and all(isinstance(o, ConnectionError) for o in outcomes[1:])
+    assert calls == [[0], [1, 2, 3]]  # not tried again one by one
+
+
+async def test_a_worker_cancelled_before_it_began_leaves_no_caller_waiting_forever():
+    work = Recorder()
+    work.release.set()
+    batcher = Batcher(work)
+    waiting = asyncio.create_task(batcher.submit(1))
+    await asyncio.sleep(0)  # submit has queued the item and made its worker, which has not run yet
+    for worker in list(batcher._workers):
+        worker.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, 5)
+    assert await asyncio.wait_for(batcher.submit(2), 5) == 4  # and the batcher still works
+
+
+async def test_work_that_miscounts_its_outcomes_fails_its_callers_instead_of_hanging_them():
+    batcher = Batcher(lambda items: items[:1])
+    outcomes = await asyncio.gather(*(batcher.submit(n) for n in range(3)), return_exceptions=True)
+    assert all(isinstance(o, RuntimeError) for o in outcomes)

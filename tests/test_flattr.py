@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from moneyed import Money
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from gateway.errors import AlreadyFlattred, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
 from gateway.periods import parse_period
 from gateway.settlement import settle
 from gateway.storage.engine import reading
-from gateway.storage.schema import receipts
-from gateway.usecases.flattr import Click, _add_points, flattr, flattr_many, flattrs_of, unflattr
+from gateway.storage.schema import flattrs, receipts
+from gateway.usecases.flattr import Click, _add_points, ensure_open, flattr, flattr_many, flattrs_of, unflattr
 from gateway.usecases.registry import register_participant, register_thing
 from gateway.usecases.top_up import top_up
 
@@ -171,3 +173,25 @@ def test_settling_waits_for_a_flattr_being_written(scene):
     with reading(deployment.engine) as connection:
         shares = connection.execute(select(receipts.c.share).where(receipts.c.thing_id == thing)).scalars().all()
     assert len(shares) == 1 and shares[0] > 0
+
+
+@pytest.mark.parametrize("held", ["more points", "take back"])
+def test_clicks_written_side_by_side_add_up(scene, held):
+    """Another writer's uncommitted change to the same flattr is waited for, never overwritten (PostgreSQL writes side by side)."""
+    deployment, fan, _, thing = scene(weighted_points=True, max_points=5)
+    october = parse_period("2026-10", "month")
+    flattr(deployment, fan, thing)
+    with ThreadPoolExecutor(1) as pool, deployment.engine.connect() as writing:
+        with writing.begin():
+            if held == "more points":
+                [mine] = _add_points(writing, 5, october, [Click(fan, thing, 1)], OCTOBER)
+                assert mine.points == 2
+            else:
+                ensure_open(writing, october)
+                writing.execute(delete(flattrs).where(flattrs.c.funder_id == fan, flattrs.c.thing_id == thing))
+            theirs = pool.submit(flattr, deployment, fan, thing, 1)
+            time.sleep(0.3)
+            assert not theirs.done(), "a second writer did not wait for the first"
+        answered = theirs.result(timeout=30).points
+    [stored] = flattrs_of(deployment, fan, october)
+    assert answered == stored.points == (3 if held == "more points" else 1)

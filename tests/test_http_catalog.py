@@ -11,7 +11,7 @@ from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.http.schemas import encode_cursor
 
-from .http_support import member, newest_mail, sign_up, top_up
+from .http_support import member, newest_mail, settle_and_wait, sign_up, top_up
 from .support import NOVEMBER
 from .test_http_journeys import money, post
 
@@ -55,7 +55,7 @@ async def flattr(client, user, thing_id, expect=200):
 
 
 async def settle(client, boss, period="2026-10"):
-    return await (await post(client, "/api/v1/operator/settle", boss, {"period": period}, key=f"settle-{period}", expect=200)).json()
+    return await settle_and_wait(client, boss, period, key=f"settle-{period}")
 
 
 async def problem(response, status, code):

@@ -7,7 +7,7 @@ import pytest
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 
-from .http_support import operator, sign_up
+from .http_support import operator, settle_and_wait, sign_up
 from .support import NOVEMBER, config
 
 
@@ -52,7 +52,7 @@ async def test_fund_flattr_settle_receipts_withdraw(client, deployment, outbox):
     assert again.content_type == "application/problem+json"
 
     deployment.clock.set(NOVEMBER)
-    report = await (await post(client, "/api/v1/operator/settle", boss, {"period": "2026-10"}, key="s1", expect=200)).json()
+    report = await settle_and_wait(client, boss, "2026-10", key="s1")
     assert report["status"] == "closed" and report["creators"] == [{"handle": "artist", "earned": money("9.00"), "funders": 1}]
 
     receipts = await (await client.get("/api/v1/me/receipts?period=2026-10", headers=fan.auth)).json()
@@ -83,7 +83,7 @@ async def test_weighted_points_and_a_community_currency(deployment_factory, aioh
     three = await (await post(client, f"/api/v1/things/{cake['id']}/flattr", member, {"points": 2}, expect=200)).json()
     assert three["points"] == 2
     deployment.clock.set(NOVEMBER)
-    await post(client, "/api/v1/operator/settle", boss, {}, key="s", expect=200)
+    await settle_and_wait(client, boss, key="s")
     receipts = await (await client.get("/api/v1/me/receipts?period=2026-10", headers=member.auth)).json()
     assert [line["share"] for line in receipts["items"][0]["lines"]] == [money("10.00", "LETS"), money("20.00", "LETS")]
     balances = await (await client.get("/api/v1/me/balances", headers=member.auth)).json()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import threading
 from decimal import Decimal
 
 import pytest
 from moneyed import Money
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from gateway.allocation import allocate_minor
 from gateway.audit import check_ledger
@@ -15,7 +18,7 @@ from gateway.periods import parse_period
 from gateway.reports import receipts_of
 from gateway.settlement import settle
 from gateway.settlement.prepare import prepare
-from gateway.storage.engine import run_in_transaction
+from gateway.storage.engine import make_engine, read_only, run_in_transaction
 from gateway.storage.schema import postings, receipts, settlements, transactions
 from gateway.usecases.budgets import set_budget
 from gateway.usecases.flattr import flattr
@@ -249,3 +252,73 @@ def test_a_period_left_settling_is_finished_before_the_next(deployment):
     report = settle(deployment)  # no period named: the one left settling
     assert report.period == OCTOBER.id
     assert {c.handle: c.earned for c in report.creators} == {"a": eur("2.70")}
+
+
+def test_the_ledger_check_ties_receipts_to_creators_earnings(deployment):
+    """S4: a receipt moved to another creator breaks no funder's sum (S1 to S3), only the creators' side."""
+    ids = people(deployment, "fan", "a", "b")
+    fund(deployment, ids["fan"], budget="10.00")
+    flattr(deployment, ids["fan"], thing(deployment, ids["a"], "a"))
+    flattr(deployment, ids["fan"], thing(deployment, ids["b"], "b"))
+    settle_october(deployment)
+    assert_ledger_ok(deployment)
+    with deployment.engine.begin() as connection:
+        connection.execute(update(receipts).where(receipts.c.creator_id == ids["a"]).values(creator_id=ids["b"]))
+        breaches = check_ledger(connection)
+        assert {b.invariant for b in breaches} == {"S4 earnings"}
+        assert sorted(b.detail for b in breaches) == [
+            f"2026-10 creator #{ids['a']} EUR: receipts add up to 0, the ledger paid 450 into their earnings",
+            f"2026-10 creator #{ids['b']} EUR: receipts add up to 900, the ledger paid 450 into their earnings",
+        ]
+        connection.rollback()
+    with deployment.engine.begin() as connection:
+        row = connection.execute(select(receipts).where(receipts.c.creator_id == ids["a"])).one()._asdict()
+        del row["id"]
+        connection.execute(insert(receipts).values({**row, "share": 1}))  # one cent more, from nowhere
+        assert {b.invariant for b in check_ledger(connection)} == {"S2 receipts", "S4 earnings"}
+        connection.rollback()
+
+
+@pytest.mark.parametrize("pause_gc", [False, True])
+def test_only_a_settlement_that_asks_pauses_garbage_collection(deployment, pause_gc):
+    """The API settles in a process that serves requests meanwhile: the pause is for ``gateway settle`` alone."""
+    ids = people(deployment, "fan", "a")
+    fund(deployment, ids["fan"], budget="3.00")
+    flattr(deployment, ids["fan"], thing(deployment, ids["a"], "a"))
+    during = []
+    deployment.clock.set(NOVEMBER)
+    settle(deployment, OCTOBER, progress=lambda done, total: during.append(gc.isenabled()), pause_gc=pause_gc)
+    assert during == [not pause_gc] and gc.isenabled()
+
+
+def test_a_stopped_settlement_leaves_the_period_settling_and_the_next_run_finishes_it(deployment):
+    ids = people(deployment, "fan", "a")
+    fund(deployment, ids["fan"], budget="3.00")
+    flattr(deployment, ids["fan"], thing(deployment, ids["a"], "a"))
+    stop = threading.Event()
+    stop.set()
+    deployment.clock.set(NOVEMBER)
+    assert settle(deployment, OCTOBER, stop=stop).status == "settling"
+    with deployment.engine.connect() as connection:
+        assert connection.execute(select(func.count()).where(settlements.c.status == "pending")).scalar() == 1
+    assert settle(deployment, OCTOBER).status == "closed"
+    assert_ledger_ok(deployment)
+
+
+def test_reads_in_a_read_only_transaction_take_no_write_lock(deployment):
+    """On SQLite a writing transaction takes the database's one write lock at BEGIN; a read-only one does not."""
+    if deployment.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never take a write lock")
+    other = make_engine(deployment.settings.database_url)
+    try:
+        with other.begin() as writer:  # holds the write lock
+            writer.execute(select(func.count()).select_from(settlements))
+            with deployment.engine.connect() as connection:
+                connection.connection.driver_connection.execute("PRAGMA busy_timeout = 50")
+                with read_only(connection):
+                    assert connection.execute(select(func.count()).select_from(settlements)).scalar() == 0
+                with pytest.raises(OperationalError, match="locked"):  # the connection writes again after
+                    with connection.begin():
+                        pass
+    finally:
+        other.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import ValidationError
-from gateway.urls import clean_sites, under_one_of
+from gateway.urls import check_thing_url, clean_sites, under_one_of
 
 
 def test_sites_are_cleaned_to_end_in_a_slash():
@@ -39,7 +39,24 @@ def test_at_most_ten_sites():
     ("https://ann.example/comics/1", False),
     ("https://ann.example/comic/../other", False),
     ("https://ann.example/comic/./1", False),
+    ("https://ann.example/comic/%2e%2e/other", False),  # browsers read %2e as "."
+    ("https://ann.example/comic/.%2E/other", False),
+    ("https://ann.example/comic/..\\other", False),  # and a backslash as "/"
+    ("https://ann.example/comic/%C3%A9t%C3%A9", True),
+    ("https://example.org@evil.example/", False),
     ("https://ann.example/", False),
 ])
 def test_under_one_of(url, under):
     assert under_one_of(url, clean_sites(["https://example.org", "https://ann.example/comic"])) is under
+
+
+@pytest.mark.parametrize("url", ["https://a.example/x y", "https://a.example/x\\y", "https://a.example/\t", "ftp://a.example/",
+                                 "https:///x", "a.example/x", "https://a.example/" + "x" * 2000])
+def test_what_is_not_a_things_address(url):
+    with pytest.raises(ValidationError):
+        check_thing_url(url)
+
+
+def test_a_things_address():
+    assert check_thing_url("http://a.example") == "http://a.example"
+    assert check_thing_url("https://a.example/été?q=1#top") == "https://a.example/été?q=1#top"

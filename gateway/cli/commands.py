@@ -44,7 +44,7 @@ def settle(settings: Settings, args: argparse.Namespace) -> int:
     try:
         period = parse_period(args.period, settings.period) if args.period else None
         with _progress_bar() as progress:
-            report = run_settle(deployment, period, progress=progress)
+            report = run_settle(deployment, period, progress=progress, pause_gc=True)  # this process does nothing else
         print(format_report(deployment, report))
     finally:
         deployment.close()
@@ -78,7 +78,7 @@ def verify_ledger(deployment: Deployment) -> int:
         print(f"gateway: {LedgerBreach.code}: {breach}", file=sys.stderr)
     if breaches:
         return 1
-    print("ledger check: every invariant holds (zero-sum, balanced, cached balances, floors, settled splits)")
+    print("ledger check: every invariant holds (zero-sum, balanced, cached balances, floors, settled splits, creators' earnings)")
     return 0
 
 

@@ -10,17 +10,19 @@ import logging
 
 import pydantic
 from aiohttp import web
+from sqlalchemy.exc import OperationalError
 
 from .. import __version__
 from ..deployment import Deployment
 from ..errors import CsrfFailed, GatewayError, InvalidCredentials
 from ..security import same
+from ..settlement.background import BackgroundSettlement
 from ..usecases.accounts import authenticate_session, authenticate_tokens
 from ..usecases.flattr import flattr_many
 from . import docs, openapi
 from .api import Api
 from .batching import Batcher
-from .keys import DEPLOYMENT, FLATTRS, LIMITER, PRINCIPAL, RATE_HEADERS, SESSION_COOKIE, TOKENS
+from .keys import DEPLOYMENT, FLATTRS, LIMITER, PRINCIPAL, RATE_HEADERS, SESSION_COOKIE, SETTLER, TOKENS
 from .problems import from_error, problem
 from .ratelimit import Limiter, limiter_for
 from .routes import install_routes
@@ -111,6 +113,7 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
     )
     app[DEPLOYMENT] = deployment
     app[LIMITER] = limiter or limiter_for(deployment.settings.http.redis_url)
+    app[SETTLER] = BackgroundSettlement(deployment)
     api = Api()
     install_routes(api)
     api.install(app)
@@ -133,6 +136,7 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
 
     app.on_cleanup.append(close_limiter)
     app.cleanup_ctx.append(_executor)
+    app.cleanup_ctx.append(_settlement_thread)
     return app
 
 
@@ -142,10 +146,27 @@ async def _executor(app: web.Application):
     threads = _database_threads(deployment)
     pool = ThreadPoolExecutor(threads, thread_name_prefix="gateway-db")
     asyncio.get_running_loop().set_default_executor(pool)  # where Call.run's asyncio.to_thread runs
-    in_flight = 1 if deployment.engine.dialect.name == "sqlite" else max(1, threads // 2)
-    app[TOKENS] = Batcher(partial(authenticate_tokens, deployment), in_flight=in_flight)
-    app[FLATTRS] = Batcher(partial(flattr_many, deployment), in_flight=in_flight)
+    # Each kind of batch may take a quarter of the threads on PostgreSQL: the other calls keep the rest.
+    in_flight = 1 if deployment.engine.dialect.name == "sqlite" else max(1, threads // 4)
+    app[TOKENS] = Batcher(partial(authenticate_tokens, deployment), in_flight=in_flight, alone_on=_maybe_one_calls_fault)
+    app[FLATTRS] = Batcher(partial(flattr_many, deployment), in_flight=in_flight, alone_on=_maybe_one_calls_fault)
     yield
     await app[FLATTRS].close()
     await app[TOKENS].close()
     pool.shutdown(wait=True)
+
+
+def _maybe_one_calls_fault(error: Exception) -> bool:
+    """Whether a failed batch is worth trying a call at a time: not when the database is unreachable or locked."""
+    return not isinstance(error, OperationalError)
+
+
+async def _settlement_thread(app: web.Application):
+    """At shutdown, a settlement this process runs stops after its batch in flight (see ``BackgroundSettlement.close``).
+
+    Waited for on a thread of its own: the loop's default executor may be
+    another application's, already shut down (tests run two on one loop).
+    """
+    yield
+    with ThreadPoolExecutor(1, thread_name_prefix="settle-close") as waiter:
+        await asyncio.get_running_loop().run_in_executor(waiter, app[SETTLER].close)

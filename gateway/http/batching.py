@@ -23,37 +23,51 @@ class Batcher(Generic[Item, Result]):
     """Runs ``work`` on batches of items in the default executor; each caller gets its own outcome.
 
     ``work`` returns one outcome an item, a result or the exception to raise
-    to that item's caller. If ``work`` itself fails, each item of the batch
-    is worked on alone, so that one bad item does not fail the others.
+    to that item's caller. If ``work`` itself fails with an error that
+    ``alone_on`` says one item may have caused, each item of the batch is
+    worked on alone, so that one bad item does not fail the others; any
+    other error (the database gone, say) goes to every caller at once.
     ``in_flight`` batches run at once (one for SQLite's single writer, more
     where the database writes side by side).
     """
 
-    def __init__(self, work: Callable[[list[Item]], Outcomes], *, most: int = 256, in_flight: int = 1) -> None:
+    def __init__(self, work: Callable[[list[Item]], Outcomes], *, most: int = 256, in_flight: int = 1,
+                 alone_on: Callable[[Exception], bool] = lambda error: True) -> None:
         self._work = work
         self._most = most
         self._in_flight = in_flight
+        self._alone_on = alone_on
         self._waiting: list[tuple[Item, asyncio.Future]] = []
-        self._running = 0  # counted here, not from the tasks: a finished task leaves its set only later
         self._workers: set[asyncio.Task] = set()
 
     async def submit(self, item: Item) -> Result:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if self._running < self._in_flight:
-            self._running += 1
-            worker = asyncio.create_task(self._drain())
-            self._workers.add(worker)
-            worker.add_done_callback(self._workers.discard)
+        if len(self._workers) < self._in_flight:
+            self._start_worker()
         return await future
 
+    def _start_worker(self) -> None:
+        worker = asyncio.create_task(self._drain())
+        self._workers.add(worker)
+        worker.add_done_callback(self._worker_done)
+
+    def _worker_done(self, worker: asyncio.Task) -> None:
+        """A worker that ended after its last look at the queue leaves it to another (or, at shutdown, to nobody)."""
+        self._workers.discard(worker)
+        if not self._waiting or self._workers:
+            return
+        if worker.cancelled():  # the loop is shutting down: nobody will work on what waits
+            for _, future in self._waiting:
+                future.cancel()
+            self._waiting = []
+        else:
+            self._start_worker()
+
     async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[: self._most], self._waiting[self._most :]
-                await self._run(batch)
-        finally:
-            self._running -= 1
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self._most], self._waiting[self._most :]
+            await self._run(batch)
 
     async def _run(self, batch: list[tuple[Item, asyncio.Future]]) -> None:
         items = [item for item, _ in batch]
@@ -61,12 +75,15 @@ class Batcher(Generic[Item, Result]):
             try:
                 outcomes = await asyncio.to_thread(self._work, items)
             except Exception as error:
-                outcomes = await asyncio.to_thread(self._one_at_a_time, items) if len(items) > 1 else [error]
+                alone = len(items) > 1 and self._alone_on(error)
+                outcomes = await asyncio.to_thread(self._one_at_a_time, items) if alone else [error] * len(items)
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()
             raise
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
+        if len(outcomes) != len(items):  # a bug in work: no caller may wait forever for it
+            outcomes = [RuntimeError(f"{len(outcomes)} outcomes for {len(items)} items")] * len(items)
+        for (_, future), outcome in zip(batch, outcomes):
             if future.done():  # its caller went away; the work is done all the same
                 continue
             if isinstance(outcome, BaseException):

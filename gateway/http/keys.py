@@ -8,6 +8,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from ..deployment import Deployment
+    from ..settlement.background import BackgroundSettlement
     from ..usecases.accounts import Principal
     from ..usecases.flattr import Click, Flattr
     from .batching import Batcher
@@ -17,6 +18,7 @@ DEPLOYMENT: web.AppKey[Deployment] = web.AppKey("deployment")
 LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
 FLATTRS: web.AppKey[Batcher[Click, Flattr]] = web.AppKey("flattrs")  # clicks, written in batches
 TOKENS: web.AppKey[Batcher[str, Principal | None]] = web.AppKey("tokens")  # bearer tokens, checked in batches
+SETTLER: web.AppKey[BackgroundSettlement] = web.AppKey("settler")  # this process's settlement thread
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")  # the caller, or None
 RATE_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("rate_headers")  # RateLimit-* of this request
 SESSION_COOKIE = "fgw_session"  # the browser session (HttpOnly, SameSite=Lax)

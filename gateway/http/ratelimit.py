@@ -54,8 +54,8 @@ class Limiter(Protocol):
     async def hit(self, key: str, rule: Rule) -> Verdict:
         """Count one more under ``key``, and say whether that one is allowed."""
 
-    async def peek(self, key: str, rule: Rule) -> Verdict:
-        """Whether one more would be allowed, counting nothing."""
+    async def give_back(self, key: str, rule: Rule) -> None:
+        """Take one off the count (a hit that turned out not to count)."""
 
     async def close(self) -> None: ...
 
@@ -87,9 +87,10 @@ class MemoryLimiter:
         self._counts[key, rule.window, window] = count
         return _verdict(count, rule, now)
 
-    async def peek(self, key: str, rule: Rule) -> Verdict:
-        now = self._clock()
-        return _verdict(self._counts.get((key, rule.window, int(now // rule.window)), 0) + 1, rule, now)
+    async def give_back(self, key: str, rule: Rule) -> None:
+        counter = (key, rule.window, int(self._clock() // rule.window))
+        if self._counts.get(counter, 0) > 0:
+            self._counts[counter] -= 1
 
     async def close(self) -> None:
         return None
@@ -98,10 +99,14 @@ class MemoryLimiter:
 class RedisLimiter:
     """Counters in Redis, shared by every node of a deployment (whose keys start with ``prefix``).
 
-    While Redis cannot be reached, each node counts in its own memory (and
-    logs it) rather than refuse every limited call: the limits still hold
-    per node, and signing in or flattring does not depend on Redis being up.
+    While Redis cannot be reached, each process counts in its own memory
+    (and logs it) rather than refuse every limited call: the limits then
+    hold per process, so a deployment of n processes lets up to n times as
+    many through. After a failure Redis is left alone for ``PAUSE`` seconds,
+    so that each call does not wait for its timeout.
     """
+
+    PAUSE = 5.0
 
     def __init__(self, url: str, clock=time.time, prefix: str = "gateway:rate:") -> None:
         from redis.asyncio import Redis
@@ -110,32 +115,40 @@ class RedisLimiter:
         self._clock = clock
         self.prefix = prefix
         self._fallback = MemoryLimiter(clock)
+        self._down_until = float("-inf")  # time.monotonic()
         self._warned_at = float("-inf")
 
     async def hit(self, key: str, rule: Rule) -> Verdict:
         now = self._clock()
         name = self._name(key, rule, now)
+        if self._down():
+            return await self._fallback.hit(key, rule)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 count, _ = await pipe.incr(name).expire(name, rule.window + 1).execute()
         except RedisError as error:
-            self._warn(error)
+            self._failed(error)
             return await self._fallback.hit(key, rule)
         return _verdict(int(count), rule, now)
 
-    async def peek(self, key: str, rule: Rule) -> Verdict:
-        now = self._clock()
+    async def give_back(self, key: str, rule: Rule) -> None:
+        if self._down():
+            return await self._fallback.give_back(key, rule)
         try:
-            count = await self._redis.get(self._name(key, rule, now))
+            name = self._name(key, rule, self._clock())
+            async with self._redis.pipeline(transaction=True) as pipe:
+                await pipe.decr(name).expire(name, rule.window + 1).execute()
         except RedisError as error:
-            self._warn(error)
-            return await self._fallback.peek(key, rule)
-        return _verdict(int(count or 0) + 1, rule, now)
+            self._failed(error)
 
     def _name(self, key: str, rule: Rule, now: float) -> str:
         return f"{self.prefix}{key}:{int(now // rule.window)}"
 
-    def _warn(self, error: Exception) -> None:
+    def _down(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def _failed(self, error: Exception) -> None:
+        self._down_until = time.monotonic() + self.PAUSE
         if time.monotonic() - self._warned_at >= 60:  # once a minute, not once a request
             self._warned_at = time.monotonic()
             log.warning("Redis is unreachable (%s); rate limits count in this process's memory meanwhile", error)

@@ -15,6 +15,6 @@ same ledger an uninterrupted run gives (as Liberapay's payday does):
    period's totals, mark it closed.
 """
 
-from .run import settle
+from .run import period_to_settle, settle
 
-__all__ = ["settle"]
+__all__ = ["period_to_settle", "settle"]

@@ -2,8 +2,8 @@
 
 The work of a batch, in order:
 
-1. read the next pending rows (funder and currency order) and the funders'
-   flattrs;
+1. read and claim the next pending rows (funder and currency order; see
+   ``_pending``) and read the funders' flattrs;
 2. lock the funders' wallets (in account order) and read their balances;
 3. split each budget (``allocate_minor``), in Python;
 4. build one ledger entry per funder and currency, keyed
@@ -171,13 +171,22 @@ def _postgresql(connection: Connection) -> bool:
 
 
 def _pending(connection: Connection, period_id: str, first: int, last: int | None) -> list[tuple[int, str, int]]:
-    """The pending (funder, currency, amount) rows of funders ``first`` to ``last``, in funder and currency order."""
+    """The pending (funder, currency, amount) rows of funders ``first`` to ``last``, in funder and currency order, claimed.
+
+    Two runners may settle one period at once (two API processes, or the API
+    and ``gateway settle``). The batch claims its rows until it commits: on
+    PostgreSQL by locking them (in funder order, so claims never wait in a
+    circle), and a batch that waited on another's claim finds those rows
+    settled, since the lock re-reads them; on SQLite the batch reads them
+    inside its write transaction, which holds the database's only write lock.
+    """
     statement = "SELECT funder_id, currency, amount FROM settlements WHERE period = ? AND status = 'pending' AND funder_id >= ?"
     params: tuple = (period_id, first)
     if last is not None:
         statement += " AND funder_id <= ?"
         params += (last,)
-    return read_rows(connection, statement + " ORDER BY funder_id, currency", params)
+    statement += " ORDER BY funder_id, currency"
+    return read_rows(connection, statement + (" FOR UPDATE" if _postgresql(connection) else ""), params)
 
 
 def _claims(connection: Connection, period_id: str, first: int, last: int) -> dict[int, list[tuple[int, int, int]]]:

@@ -27,8 +27,14 @@ def demurrage_due(settings: Settings, period: Period) -> list[CurrencyUnit]:
 
 
 def charge_demurrage(connection: Connection, unit: CurrencyUnit, period: Period, now: datetime) -> None:
-    """Charge one currency's holding fee for the period, once (the transaction is keyed)."""
+    """Charge one currency's holding fee for the period, once (the transaction is keyed).
+
+    The period's row is locked first: a second runner of the same period waits
+    here, then finds the charge made, instead of reckoning it again from the
+    holdings the first one's charge has already changed.
+    """
     key = f"demurrage:{period.id}:{unit.code}"
+    connection.execute(select(periods.c.id).where(periods.c.id == period.id).with_for_update())
     if find_by_key(connection, key) is not None:
         return
     # Keyed by holder (handle, purpose), not by account id: the split breaks ties in key order, and account

@@ -12,6 +12,7 @@ from ..errors import Conflict
 from ..funding import available, budget_targets
 from ..periods import Period
 from ..storage.bulk import bulk_insert, read_rows
+from ..storage.locks import lock_period_flattrs
 from ..storage.schema import flattrs, periods, settlements, subscriptions, things
 from ..storage.upsert import insert_ignore
 
@@ -21,11 +22,10 @@ SNAPSHOT_CHUNK = 50_000  # participants per step of the budget snapshot
 def prepare(connection: Connection, settings: Settings, period: Period, now: datetime) -> str:
     """Start settling ``period``, or say how far it got: 'settling' or 'closed'.
 
-    On PostgreSQL, flattrs being written finish first and new ones wait,
-    then find the period settling (see ``usecases.flattr.ensure_open``).
+    The period's flattrs being written are committed first, and the ones
+    after find the period settling (``storage.locks``).
     """
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("LOCK TABLE flattrs IN SHARE ROW EXCLUSIVE MODE")
+    lock_period_flattrs(connection, period.id, exclusive=True)
     status = connection.execute(select(periods.c.status).where(periods.c.id == period.id).with_for_update()).scalar()
     if status is not None:
         return status
@@ -33,7 +33,7 @@ def prepare(connection: Connection, settings: Settings, period: Period, now: dat
         select(periods.c.id).where(periods.c.status == "settling", periods.c.starts_on < period.start)
     ).scalar()
     if unfinished is not None:  # its budgets are still in the wallets: this period would count them again
-        raise Conflict(f"the period {unfinished} is still settling: finish it first (gateway settle --period {unfinished})")
+        raise still_settling(unfinished)
     connection.execute(
         insert(periods).values(
             id=period.id, starts_on=period.start, ends_on=period.end, status="settling",
@@ -43,6 +43,10 @@ def prepare(connection: Connection, settings: Settings, period: Period, now: dat
     apply_subscriptions(connection, settings, period, now)
     snapshot_budgets(connection, settings, period)
     return "settling"
+
+
+def still_settling(period_id: str) -> Conflict:
+    return Conflict(f"the period {period_id} is still settling: finish it first (gateway settle --period {period_id})")
 
 
 def apply_subscriptions(connection: Connection, settings: Settings, period: Period, now: datetime) -> None:

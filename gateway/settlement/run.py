@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
 
 from sqlalchemy import Connection, Engine, func, select
@@ -16,11 +16,11 @@ from ..deployment import Deployment
 from ..errors import PeriodNotEnded
 from ..periods import Period, parse_period, period_containing
 from ..reports import PeriodReport, period_report
-from ..storage.engine import reading, run_in_transaction
+from ..storage.engine import read_only, reading, run_in_transaction
 from ..storage.schema import periods, settlements
 from .batch import Known, eligible_creators, pending_ranges, settle_batch
 from .close import charge_demurrage, close, demurrage_due
-from .prepare import prepare
+from .prepare import prepare, still_settling
 
 Progress = Callable[[int, int], None]  # (settled so far, to settle in all)
 
@@ -30,32 +30,57 @@ Progress = Callable[[int, int], None]  # (settled so far, to settle in all)
 SQLITE_CACHE_KIB = 131_072
 
 
-def settle(deployment: Deployment, period: Period | None = None, progress: Progress | None = None) -> PeriodReport:
-    """Settle ``period`` (by default the last one that has ended); safe to run again, and to resume."""
+def settle(
+    deployment: Deployment, period: Period | None = None, progress: Progress | None = None, *,
+    pause_gc: bool = False, stop: threading.Event | None = None,
+) -> PeriodReport:
+    """Settle ``period`` (by default the last one that has ended); safe to run again, and to resume.
+
+    ``pause_gc``: no cyclic garbage collection while batches run, in the
+    whole process (``_without_cycle_collection``); for ``gateway settle``,
+    never for a process that serves requests meanwhile. ``stop``: once set,
+    no further batch starts, and the period is left settling (the report
+    says so) for the next run to finish.
+    """
     settings, engine = deployment.settings, deployment.engine
     now = deployment.clock.now()
-    period = period or _unfinished(engine, settings) or period_containing(now, settings.period).previous()
-    if now < period.ends_at:
-        raise PeriodNotEnded(f"the period {period.id} ends on {period.end.isoformat()}; it cannot be settled before")
+    period = period_to_settle(deployment, period)
     with _settling(engine) as connection:
         status = run_in_transaction(connection, lambda c: prepare(c, settings, period, now))
         if status != "closed":
-            with connection.begin():
+            with read_only(connection):  # no write lock on SQLite for these reads
                 give_to_receive = connection.execute(select(periods.c.give_to_receive).where(periods.c.id == period.id)).scalar()
                 eligible = eligible_creators(connection, period) if give_to_receive else None
                 total = connection.execute(
                     select(func.count()).where(settlements.c.period == period.id, settlements.c.status == "pending")
                 ).scalar()
                 ranges = pending_ranges(connection, period.id, settings.settle_batch)
-            batches = _Batches(ranges, _Counter(total, progress))
+            batches = _Batches(ranges, _Counter(total, progress), stop)
             work = partial(_drain, settings=settings, period=period, now=now, eligible=eligible, batches=batches)
-            with _without_cycle_collection():
+            with _without_cycle_collection() if pause_gc else nullcontext():
                 _run_workers(engine, connection, _worker_count(settings, connection, len(ranges)), work)
-            for unit in demurrage_due(settings, period):
-                run_in_transaction(connection, lambda c: charge_demurrage(c, unit, period, now))
-            run_in_transaction(connection, lambda c: close(c, period, now))
-    with engine.connect() as connection:
+            if not batches.stopped:
+                for unit in demurrage_due(settings, period):
+                    run_in_transaction(connection, lambda c: charge_demurrage(c, unit, period, now))
+                run_in_transaction(connection, lambda c: close(c, period, now))
+    with reading(engine) as connection:
         return period_report(connection, settings, period.id)
+
+
+def period_to_settle(deployment: Deployment, period: Period | None = None) -> Period:
+    """The period ``settle`` takes: ``period``, else the oldest one left settling, else the last that ended.
+
+    Refuses, before any work, a period that has not ended, and one after a
+    period still settling (``prepare`` refuses that too, in its transaction).
+    """
+    now = deployment.clock.now()
+    unfinished = _unfinished(deployment.engine, deployment.settings)
+    period = period or unfinished or period_containing(now, deployment.settings.period).previous()
+    if now < period.ends_at:
+        raise PeriodNotEnded(f"the period {period.id} ends on {period.end.isoformat()}; it cannot be settled before")
+    if unfinished is not None and unfinished.start < period.start:
+        raise still_settling(unfinished.id)
+    return period
 
 
 def _unfinished(engine: Engine, settings) -> Period | None:
@@ -82,17 +107,25 @@ class _Counter:
 
 
 class _Batches:
-    """The batches left to settle, handed out one at a time to the workers; none once one has failed."""
+    """The batches left to settle, handed out one at a time to the workers; none once one has failed or ``stop`` is set."""
 
-    def __init__(self, ranges: list[tuple[int, int | None]], counter: _Counter) -> None:
+    def __init__(self, ranges: list[tuple[int, int | None]], counter: _Counter, stop: threading.Event | None = None) -> None:
         self.ranges = iter(ranges)
         self.counter = counter
+        self.stop = stop
         self.failed = False
+        self.stopped = False  # batches were left for the next run
         self.lock = threading.Lock()
 
     def next(self) -> tuple[int, int | None] | None:
         with self.lock:
-            return None if self.failed else next(self.ranges, None)
+            if self.failed or self.stopped:
+                return None
+            funders = next(self.ranges, None)
+            if funders is not None and self.stop is not None and self.stop.is_set():
+                self.stopped = True
+                return None
+            return funders
 
 
 def _drain(connection: Connection, *, settings, period: Period, now, eligible, batches: _Batches) -> None:

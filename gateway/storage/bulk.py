@@ -126,20 +126,21 @@ def read_rows(connection: Connection, statement: str, params: Sequence = ()) -> 
             cursor.close()
 
 
-IDS_A_QUERY = 500  # under SQLite's oldest limit of 999 bound values, for a query that lists them twice
+BOUND_VALUES = 999  # SQLite's oldest limit on a statement's bound values
 
 
 def rows_for_ids(
     connection: Connection, template: str, ids: Collection[int], uses: int = 1, before: Sequence = ()
 ) -> list[tuple]:
-    """``read_rows`` of a query whose ``{ids}`` (there ``uses`` times) lists ``ids``, in chunks of ``IDS_A_QUERY``.
+    """``read_rows`` of a query whose ``{ids}`` (there ``uses`` times) lists ``ids``, in chunks that fit ``BOUND_VALUES``.
 
     ``before`` are the values of the ``?`` marks ahead of the first list.
     """
     ids = sorted(set(ids))
+    size = (BOUND_VALUES - len(before)) // uses
     rows: list[tuple] = []
-    for start in range(0, len(ids), IDS_A_QUERY):
-        chunk = ids[start:start + IDS_A_QUERY]
+    for start in range(0, len(ids), size):
+        chunk = ids[start:start + size]
         rows += read_rows(connection, template.format(ids=", ".join("?" * len(chunk))), [*before, *chunk * uses])
     return rows
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TypeVar
 from weakref import WeakKeyDictionary
 
@@ -70,6 +70,21 @@ def _configure_sqlite(engine: Engine) -> None:
 def reading(engine: Engine) -> Connection:
     """A connection for reads only: on SQLite it does not queue behind writers (WAL readers never wait)."""
     return engine.connect().execution_options(**{READ_ONLY: True})
+
+
+@contextmanager
+def read_only(connection: Connection) -> Iterator[Connection]:
+    """A transaction for reads only on a connection that also writes: on SQLite a plain BEGIN, no write lock.
+
+    The connection's own setting is put back after, for the writes that follow.
+    """
+    before = connection.get_execution_options().get(READ_ONLY, False)
+    connection.execution_options(**{READ_ONLY: True})
+    try:
+        with connection.begin():
+            yield connection
+    finally:
+        connection.execution_options(**{READ_ONLY: before})
 
 
 def is_retryable(error: DBAPIError) -> bool:

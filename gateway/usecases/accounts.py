@@ -222,13 +222,8 @@ def reset_password(deployment: Deployment, token: str, new_password: str) -> Non
 
 def log_in(deployment: Deployment, login: str, password: str, totp_code: str | None = None) -> SessionGrant:
     """Check a handle or an address with its password (and code), and open a session."""
-    login = (login or "").strip().lower()
-    column = credentials.c.email if "@" in login else participants.c.handle
     with reading(deployment.engine) as connection:
-        found = connection.execute(
-            select(credentials, participants.c.frozen).join(participants, participants.c.id == credentials.c.participant_id)
-            .where(column == login, participants.c.kind == "person")
-        ).first()
+        found = connection.execute(_by_login(login, credentials, participants.c.frozen)).first()
     if found is None:
         burn_verify(password)
         raise InvalidCredentials(WRONG_LOGIN)
@@ -263,6 +258,24 @@ def log_in(deployment: Deployment, login: str, password: str, totp_code: str | N
         return grant
 
     return run_in_transaction(deployment.engine, work)
+
+
+def sign_in_subject(deployment: Deployment, login: str) -> str:
+    """Whom an attempt to sign in as ``login`` is against, whichever of the account's logins it uses.
+
+    Wrong attempts are counted by it: a handle and an address of one account share one count.
+    """
+    with reading(deployment.engine) as connection:
+        found = connection.execute(_by_login(login, credentials.c.participant_id)).scalar()
+    return f"p{found}" if found is not None else f"login:{(login or '').strip().lower()}"
+
+
+def _by_login(login: str, *columns):
+    """The sign-in of a person by handle or address (as typed: case and spaces around do not matter)."""
+    login = (login or "").strip().lower()
+    column = credentials.c.email if "@" in login else participants.c.handle
+    return (select(*columns).select_from(credentials).join(participants, participants.c.id == credentials.c.participant_id)
+            .where(column == login, participants.c.kind == "person"))
 
 
 def log_out(deployment: Deployment, token: str) -> None:
@@ -363,7 +376,8 @@ def authenticate_tokens(deployment: Deployment, secrets: Sequence[str]) -> list[
     with reading(deployment.engine) as connection:
         found = {row.token_hash: row for row in connection.execute(_TOKEN_OWNERS, {"hashes": [h for h in hashes if h]})}
     now = deployment.clock.now()
-    stale = sorted({row.token_id for row in found.values() if row.last_used_at is None or row.last_used_at <= now - TOUCH_EVERY})
+    stale = sorted({row.token_id for row in found.values()
+                    if not row.frozen and (row.last_used_at is None or row.last_used_at <= now - TOUCH_EVERY)})
     if stale:
         run_in_transaction(deployment.engine, lambda c: c.execute(_TOUCH, {"ids": stale, "now": now}))
     return [_token_principal(found.get(h)) for h in hashes]

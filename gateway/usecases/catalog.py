@@ -11,14 +11,14 @@ from sqlalchemy import Connection, Row, func, literal, or_, select, update
 
 from ..accounts import participant_id
 from ..deployment import Deployment
-from ..errors import Conflict, Forbidden, NoMeans, NotFound, NotTheCreatorsSite, OwnThing, ValidationError
-from ..funding import has_means
+from ..errors import Conflict, Forbidden, NotFound, NotTheCreatorsSite, OwnThing, ValidationError
+from ..funding import means_of
 from ..periods import period_containing
 from ..storage.engine import reading, run_in_transaction
 from ..storage.schema import flattrs, participants, receipts, thing_tags, things
 from ..urls import check_thing_url, under_one_of
 from .common import person
-from .flattr import Flattr, check_points, flattr
+from .flattr import Flattr, check_means, check_points, flattr
 from .registry import clean_tags, register_thing, set_tags
 
 Sort = Literal["new", "popular", "funders"]
@@ -248,7 +248,7 @@ def _first_flattr_allowed(deployment: Deployment, funder_id: int, owner: str, ur
     check_points(deployment.settings, points)
     check_thing_url(url)
     with reading(deployment.engine) as connection:
-        person(connection, funder_id)
+        funder = person(connection, funder_id)
         creator = person(connection, participant_id(connection, owner))
         if creator.id == funder_id:
             raise OwnThing("you cannot flattr your own thing")
@@ -256,6 +256,5 @@ def _first_flattr_allowed(deployment: Deployment, funder_id: int, owner: str, ur
             raise NotTheCreatorsSite(
                 f"{owner!r} does not take auto-submitted things at {url}: a creator lists the sites that are theirs"
             )
-        if not has_means(connection, deployment.settings, funder_id):
-            raise NoMeans("top up your wallet to at least the minimum budget before flattring")
+        check_means(deployment.settings, funder.preferred_currency, means_of(connection, [funder_id]).get(funder_id, ()))
     return creator.id

@@ -17,8 +17,9 @@ from ..deployment import Deployment
 from ..errors import AlreadyFlattred, GatewayError, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
 from ..funding import means_of, means_suffice
 from ..periods import Period, period_containing
-from ..storage.bulk import rows_for_ids
+from ..storage.bulk import read_rows, rows_for_ids
 from ..storage.engine import reading, run_in_transaction
+from ..storage.locks import lock_period_flattrs
 from ..storage.schema import flattrs, periods, things
 from .common import check_person
 
@@ -46,17 +47,20 @@ _PERIOD_STATUS = select(periods.c.status).where(periods.c.id == bindparam("perio
 
 
 def ensure_open(connection: Connection, period: Period) -> None:
-    """Refuse a change to a period's flattrs once it has begun settling, and hold it open until we commit.
-
-    The period's row may not exist yet, and a lock on no row holds nothing:
-    on PostgreSQL, the lock every write to ``flattrs`` takes is taken first,
-    and the settlement's ``prepare`` waits on it (SQLite has one writer).
-    """
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("LOCK TABLE flattrs IN ROW EXCLUSIVE MODE")
-    status = connection.execute(_PERIOD_STATUS, {"period": period.id}).scalar()
+    """Refuse a change to a period's flattrs once it has begun settling, and hold it open until we commit."""
+    status = open_or_status(connection, period)
     if status is not None:
-        raise PeriodClosed(f"the period {period.id} is {status}; flattrs now count in the next one")
+        raise period_closed(period, status)
+
+
+def open_or_status(connection: Connection, period: Period) -> str | None:
+    """None while the period takes flattrs (held so until we commit), else how far its settlement got."""
+    lock_period_flattrs(connection, period.id)
+    return connection.execute(_PERIOD_STATUS, {"period": period.id}).scalar()
+
+
+def period_closed(period: Period, status: str) -> PeriodClosed:
+    return PeriodClosed(f"the period {period.id} is {status}; flattrs now count in the next one")
 
 
 def fundable_thing(connection: Connection, funder_id: int, thing_id: int):
@@ -103,8 +107,9 @@ def flattr_many(deployment: Deployment, clicks: Sequence[Click]) -> list[Flattr 
     """
     period = current_period(deployment)
     with reading(deployment.engine) as connection:
-        outcomes: list[Flattr | GatewayError | None] = _refusals(connection, deployment.settings, clicks)
-    allowed = [i for i, refusal in enumerate(outcomes) if refusal is None]
+        refusals = _refusals(connection, deployment.settings, clicks)
+    outcomes: list[Flattr | GatewayError | None] = list(refusals)
+    allowed = [i for i, refusal in enumerate(refusals) if refusal is None]
     if allowed:
         most, now = deployment.settings.max_points, deployment.clock.now()
         written = run_in_transaction(
@@ -149,11 +154,34 @@ def _refusals(connection: Connection, settings: Settings, clicks: Sequence[Click
 
 
 def check_means(settings: Settings, preferred_currency: str | None, means) -> None:
+    """``means`` are the funder's rows of ``funding.means_of``."""
     if not means_suffice(settings, preferred_currency, means):
         raise NoMeans("top up your wallet to at least the minimum budget before flattring")
 
 
-_GIVEN = "SELECT funder_id, thing_id, points FROM flattrs WHERE period = ? AND funder_id IN ({ids})"
+PAIRS_A_QUERY = 400  # two bound values a pair, and the period: under SQLite's oldest limit of 999
+
+
+def _given(connection: Connection, period: Period, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """The points already given for these (funder, thing) pairs, locked on PostgreSQL until we commit.
+
+    Batches write side by side there, and a take-back may delete a flattr
+    meanwhile: locked, the points read are the points updated. Rows are
+    locked in one order (the query's), so two batches cannot deadlock.
+    """
+    lock = " FOR UPDATE" if connection.dialect.name == "postgresql" else ""
+    ordered = sorted(pairs)
+    given: dict[tuple[int, int], int] = {}
+    for start in range(0, len(ordered), PAIRS_A_QUERY):
+        chunk = ordered[start:start + PAIRS_A_QUERY]
+        marks = ", ".join("(?, ?)" for _ in chunk)
+        statement = ("SELECT funder_id, thing_id, points FROM flattrs WHERE period = ? "
+                     f"AND (funder_id, thing_id) IN (VALUES {marks}) ORDER BY funder_id, thing_id{lock}")
+        for funder, thing, points in read_rows(connection, statement, [period.id, *(n for pair in chunk for n in pair)]):
+            given[funder, thing] = points
+    return given
+
+
 _THE_FLATTR = (
     flattrs.c.period == bindparam("of_period"), flattrs.c.funder_id == bindparam("funder"), flattrs.c.thing_id == bindparam("thing")
 )
@@ -161,12 +189,10 @@ _MORE_POINTS = update(flattrs).where(*_THE_FLATTR).values(points=bindparam("tota
 
 
 def _add_points(connection: Connection, most: int, period: Period, clicks: Sequence[Click], now) -> list[Flattr | GatewayError]:
-    try:
-        ensure_open(connection, period)
-    except PeriodClosed as closed:
-        return [closed] * len(clicks)
-    given = {(funder, thing): points for funder, thing, points
-             in rows_for_ids(connection, _GIVEN, {c.funder_id for c in clicks}, before=(period.id,))}
+    status = open_or_status(connection, period)
+    if status is not None:
+        return [period_closed(period, status) for _ in clicks]
+    given = _given(connection, period, {(c.funder_id, c.thing_id) for c in clicks})
     new: set[tuple[int, int]] = set()
     raised: set[tuple[int, int]] = set()
     outcomes: list[Flattr | GatewayError] = []

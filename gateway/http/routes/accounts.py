@@ -128,14 +128,8 @@ async def sign_up(call: Call) -> ProfileOut:
               status=201, rate="log_in")
 async def log_in(call: Call) -> web.Response:
     body: LogIn = call.body
-    failures, limiter, rule = f"log_in_failures:{body.login.strip().lower()}", call.request.app[LIMITER], RULES["log_in_failures"]
-    if not (locked := await limiter.peek(failures, rule)).allowed:
-        enforce(call.request, locked, "too many wrong attempts to sign in as this login")
-    try:
-        grant = await call.run(uc.log_in, call.deployment, body.login, body.password, body.totp_code)
-    except InvalidCredentials:
-        await limiter.hit(failures, rule)
-        raise
+    grant = await _counting_wrong_attempts(call, body.login, lambda: call.run(
+        uc.log_in, call.deployment, body.login, body.password, body.totp_code))
     out = SessionOut(participant_id=grant.participant_id, csrf_token=grant.csrf_token, expires_at=grant.expires_at)
     response = web.Response(status=201, text=out.model_dump_json(), content_type="application/json")
     # A lifetime rather than a date: the browser's clock, not ours, decides when a date has passed.
@@ -143,6 +137,29 @@ async def log_in(call: Call) -> web.Response:
     response.set_cookie(SESSION_COOKIE, grant.token, max_age=lifetime,
                         httponly=True, samesite="Lax", secure=call.deployment.settings.http.secure_cookies, path="/")
     return response
+
+
+async def _counting_wrong_attempts(call: Call, login: str, attempt):
+    """Run ``attempt`` unless the account has had too many wrong passwords or codes lately, from any address.
+
+    Each attempt is counted before it is checked, so that guesses sent all at
+    once cannot slip past the count together; one that was not wrong is taken
+    back off. The price: once the count is full, the owner too must wait.
+    """
+    limiter, rule = call.request.app[LIMITER], RULES["log_in_failures"]
+    key = "log_in_failures:" + await call.run(uc.sign_in_subject, call.deployment, login)
+    counted = await limiter.hit(key, rule)
+    if not counted.allowed:
+        enforce(call.request, counted, "too many wrong attempts to sign in to this account")
+    try:
+        result = await attempt()
+    except InvalidCredentials:
+        raise
+    except BaseException:
+        await limiter.give_back(key, rule)
+        raise
+    await limiter.give_back(key, rule)
+    return result
 
 
 @router.route("DELETE", "/session", "Sign out", TAG, access="public")

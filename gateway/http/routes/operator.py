@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictStr
 from sqlalchemy import select
@@ -11,11 +12,13 @@ from ...audit import check_ledger
 from ...errors import GatewayError, NotFound
 from ...periods import parse_period
 from ...reports import PeriodReport, period_report
-from ...settlement import settle
+from ...settlement import period_to_settle
+from ...settlement.status import SettlementProgress, settlement_progress
 from ...storage.engine import reading
 from ...storage.schema import participants
 from ...usecases.accounts import freeze
 from ..api import Api, Call
+from ..keys import SETTLER
 from ..schemas import Model, MoneyJson, PageQuery, decode_id_cursor, encode_cursor, money_json
 
 router = Api()
@@ -46,6 +49,18 @@ class CurrencyList(BaseModel):
 
 class SettleIn(Model):
     period: StrictStr | None = Field(default=None, max_length=10, description="by default the last period that ended")
+
+
+class SettlementOut(BaseModel):
+    period: str
+    status: Literal["open", "settling", "closed"] = Field(
+        description="open: not started; settling: started (running here or elsewhere, or stopped: ask again to resume)"
+    )
+    settled: int = Field(description="budgets (one per funder and currency) settled so far")
+    budgets: int = Field(description="the period's budgets in all; 0 until the settlement has fixed them")
+    running: bool = Field(description="this server process is settling it now")
+    error: str | None = Field(description="why this process's last run of it failed, if it did; ask again to resume it")
+    report: str = Field(description="where the period's report is, once it is closed")
 
 
 class CurrencyTotalsOut(BaseModel):
@@ -137,12 +152,42 @@ async def currencies(call: Call) -> CurrencyList:
     return CurrencyList(default_currency=settings.default_currency, items=items)
 
 
-@router.route("POST", "/operator/settle", "Settle a period, or finish settling it", TAG, access="operator", scope="operator",
-              body=SettleIn, response=ReportOut, idempotent=True)
-async def settle_period(call: Call) -> ReportOut:
-    settings = call.deployment.settings
-    period = parse_period(call.body.period, settings.period) if call.body.period else None
-    return report_out(call, await call.run(settle, call.deployment, period))
+@router.route("POST", "/operator/settle", "Start settling a period, or finishing it; poll its status", TAG,
+              access="operator", scope="operator", body=SettleIn, response=SettlementOut, status=202, idempotent=True)
+async def settle_period(call: Call) -> SettlementOut:
+    """The settlement runs in this process's settlement thread; the answer comes at once, whatever the period's state.
+
+    A period the thread settles already is not started twice; another period
+    while it runs is a 409. A settlement that failed or stopped is resumed by
+    asking again (with a new Idempotency-Key: the same one replays the first answer).
+    """
+    deployment = call.deployment
+    named = parse_period(call.body.period, deployment.settings.period) if call.body.period else None
+    period = await call.run(period_to_settle, deployment, named)
+    progress = await call.run(_progress, deployment, period.id)
+    if progress.status != "closed":
+        call.request.app[SETTLER].start(period)
+    return await settlement_out(call, period.id)
+
+
+@router.route("GET", "/operator/periods/{period}", "How far a period's settlement got", TAG, access="operator",
+              scope="operator", response=SettlementOut)
+async def settlement_status(call: Call) -> SettlementOut:
+    return await settlement_out(call, parse_period(call.path["period"], call.deployment.settings.period).id)
+
+
+async def settlement_out(call: Call, period_id: str) -> SettlementOut:
+    running, error = call.request.app[SETTLER].state(period_id)  # first: see BackgroundSettlement.state
+    progress = await call.run(_progress, call.deployment, period_id)
+    return SettlementOut(
+        period=period_id, status=progress.status or ("settling" if running else "open"), settled=progress.settled,
+        budgets=progress.budgets, running=running, error=error, report=f"{router.prefix}/operator/periods/{period_id}/report",
+    )
+
+
+def _progress(deployment, period_id: str) -> SettlementProgress:
+    with reading(deployment.engine) as connection:
+        return settlement_progress(connection, period_id)
 
 
 def _report(deployment, period_id: str) -> PeriodReport:

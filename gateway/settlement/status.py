@@ -1,0 +1,29 @@
+"""How far a period's settlement got, as committed: for an operator polling a settlement that runs elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from ..storage.schema import periods, settlements
+
+
+@dataclass(frozen=True)
+class SettlementProgress:
+    status: str | None  # settling | closed; None: not started
+    settled: int  # budgets (one per funder and currency) no longer pending
+    budgets: int  # all the period's budgets, once prepare has fixed them
+
+
+def settlement_progress(connection: Connection, period_id: str) -> SettlementProgress:
+    status = connection.execute(select(periods.c.status).where(periods.c.id == period_id)).scalar()
+    if status is None:
+        return SettlementProgress(None, 0, 0)
+    counts = dict(
+        connection.execute(
+            select(settlements.c.status, func.count()).where(settlements.c.period == period_id).group_by(settlements.c.status)
+        ).all()
+    )
+    budgets = sum(counts.values())
+    return SettlementProgress(status, budgets - counts.get("pending", 0), budgets)

@@ -1,0 +1,90 @@
+"""The API's settlement thread (``BackgroundSettlement``): one period at a time, stopped between batches at shutdown."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+
+from gateway.errors import Conflict
+from gateway.periods import parse_period
+from gateway.settlement import settle
+from gateway.settlement.background import BackgroundSettlement
+from gateway.settlement.status import settlement_progress
+from gateway.storage.engine import make_engine, reading
+from gateway.usecases.flattr import flattr
+
+from .support import DECEMBER
+from .test_settlement import fund, people, thing
+
+OCTOBER = parse_period("2026-10", "month")
+NOVEMBER = parse_period("2026-11", "month")
+
+
+@contextmanager
+def prepare_waits(url: str) -> Iterator[None]:
+    """Hold what ``prepare`` waits for, from another connection: SQLite's write lock; on PostgreSQL, the periods
+    table against row locks (``prepare`` locks the period's row), though not against reads."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:  # BEGIN IMMEDIATE on SQLite: the write lock from here
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("LOCK TABLE periods IN EXCLUSIVE MODE"))
+            yield
+    finally:
+        engine.dispose()
+
+
+def wait_until_idle(settler: BackgroundSettlement, period_id: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while settler.state(period_id)[0]:
+        assert time.monotonic() < deadline, "the settlement thread did not end"
+        time.sleep(0.01)
+
+
+def a_funder(deployment) -> None:
+    ids = people(deployment, "fan", "a")
+    fund(deployment, ids["fan"], budget="3.00")
+    flattr(deployment, ids["fan"], thing(deployment, ids["a"], "a"))
+    deployment.clock.set(DECEMBER)
+
+
+def test_one_period_at_a_time_and_a_shutdown_that_does_not_hang(deployment, caplog):
+    a_funder(deployment)
+    settler = BackgroundSettlement(deployment)
+    with prepare_waits(deployment.settings.database_url):
+        settler.start(OCTOBER)  # its thread now waits in prepare
+        settler.start(OCTOBER)  # the same period: the same thread
+        assert settler.state(OCTOBER.id) == (True, None)
+        with pytest.raises(Conflict, match="2026-10 is settling in this process"):
+            settler.start(NOVEMBER)
+        started = time.monotonic()
+        settler.close(timeout=0.2)  # shutdown: the thread cannot stop inside prepare, and is left to end
+        assert time.monotonic() - started < 5 and settler.state(OCTOBER.id)[0]
+    wait_until_idle(settler, OCTOBER.id)  # prepare done, then no batch: it was told to stop
+    assert "settling 2026-10 stopped at shutdown" in caplog.text
+    with reading(deployment.engine) as connection:
+        progress = settlement_progress(connection, OCTOBER.id)
+    assert (progress.status, progress.settled, progress.budgets) == ("settling", 0, 1)
+    assert settle(deployment, OCTOBER).status == "closed"  # the next run finishes it
+
+
+def test_a_failure_is_logged_and_kept_until_the_next_run(deployment, caplog):
+    a_funder(deployment)
+    settler = BackgroundSettlement(deployment)
+    with deployment.engine.begin() as connection:  # the close will fail: its table is gone
+        connection.execute(text("ALTER TABLE creator_totals RENAME TO creator_totals_away"))
+    settler.start(OCTOBER)
+    wait_until_idle(settler, OCTOBER.id)
+    assert settler.state(OCTOBER.id) == (False, "internal error: see the server's log")
+    assert "settling 2026-10 failed; the next run resumes it" in caplog.text and "creator_totals" in caplog.text
+    with deployment.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE creator_totals_away RENAME TO creator_totals"))
+    settler.start(OCTOBER)
+    wait_until_idle(settler, OCTOBER.id)
+    assert settler.state(OCTOBER.id) == (False, None)
+    with reading(deployment.engine) as connection:
+        assert settlement_progress(connection, OCTOBER.id).status == "closed"

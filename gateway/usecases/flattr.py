@@ -167,19 +167,26 @@ def _given(connection: Connection, period: Period, pairs: set[tuple[int, int]]) 
 
     Batches write side by side there, and a take-back may delete a flattr
     meanwhile: locked, the points read are the points updated. Rows are
-    locked in one order (the query's), so two batches cannot deadlock.
+    locked in one order (the query's), so two batches cannot deadlock. The
+    query asks for the batch's funders crossed with its things, which both
+    databases find through the (period, funder, thing) index; SQLite would
+    scan the whole period for a list of pairs.
     """
     lock = " FOR UPDATE" if connection.dialect.name == "postgresql" else ""
     ordered = sorted(pairs)
     given: dict[tuple[int, int], int] = {}
     for start in range(0, len(ordered), PAIRS_A_QUERY):
         chunk = ordered[start:start + PAIRS_A_QUERY]
-        marks = ", ".join("(?, ?)" for _ in chunk)
-        statement = ("SELECT funder_id, thing_id, points FROM flattrs WHERE period = ? "
-                     f"AND (funder_id, thing_id) IN (VALUES {marks}) ORDER BY funder_id, thing_id{lock}")
-        for funder, thing, points in read_rows(connection, statement, [period.id, *(n for pair in chunk for n in pair)]):
+        funders, things_ = sorted({f for f, _ in chunk}), sorted({t for _, t in chunk})
+        statement = (f"SELECT funder_id, thing_id, points FROM flattrs WHERE period = ? AND funder_id IN ({_marks(funders)}) "
+                     f"AND thing_id IN ({_marks(things_)}) ORDER BY funder_id, thing_id{lock}")
+        for funder, thing, points in read_rows(connection, statement, [period.id, *funders, *things_]):
             given[funder, thing] = points
-    return given
+    return {pair: points for pair, points in given.items() if pair in pairs}
+
+
+def _marks(values: Sequence) -> str:
+    return ", ".join("?" * len(values))
 
 
 _THE_FLATTR = (

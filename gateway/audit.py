@@ -148,6 +148,23 @@ def _receipted_earnings(connection: Connection) -> list[Breach]:
     ]
 
 
+def _owned_settlement_transactions(connection: Connection) -> list[Breach]:
+    """S5: each settlement transaction of a settled period is the transaction of a budget settled ``done``.
+
+    S1 to S3 look at the budgets marked done; a transaction whose budget was
+    then marked otherwise (as two runners of one period once could) would
+    move money that no check saw.
+    """
+    rows = connection.execute(
+        select(transactions.c.id, transactions.c.period)
+        .join(periods, periods.c.id == transactions.c.period)
+        .outerjoin(settlements, (settlements.c.transaction_id == transactions.c.id) & (settlements.c.status == "done"))
+        .where(transactions.c.kind == "settlement", settlements.c.transaction_id.is_(None))
+        .limit(20)
+    )
+    return [Breach("S5 owned", f"{period}: settlement transaction #{tx} is no settled budget's") for tx, period in rows]
+
+
 CHECKS: list[Callable[[Connection], list[Breach]]] = [
     _currency_sums,
     _balanced_transactions,
@@ -155,6 +172,7 @@ CHECKS: list[Callable[[Connection], list[Breach]]] = [
     _floors,
     _settled_splits,
     _receipted_earnings,
+    _owned_settlement_transactions,
 ]
 
 

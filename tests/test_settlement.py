@@ -277,6 +277,16 @@ def test_the_ledger_check_ties_receipts_to_creators_earnings(deployment):
         connection.execute(insert(receipts).values({**row, "share": 1}))  # one cent more, from nowhere
         assert {b.invariant for b in check_ledger(connection)} == {"S2 receipts", "S4 earnings"}
         connection.rollback()
+    with deployment.engine.begin() as connection:
+        # A settled budget marked otherwise afterwards: S1 to S3 no longer look at it, S5 sees its money moved.
+        connection.execute(update(settlements).where(settlements.c.funder_id == ids["fan"]).values(status="no_means"))
+        assert [str(b) for b in check_ledger(connection) if b.invariant == "S5 owned"] == [
+            f"S5 owned: 2026-10: settlement transaction #{transaction_of(connection, ids['fan'])} is no settled budget's"]
+        connection.rollback()
+
+
+def transaction_of(connection, funder_id: int) -> int:
+    return connection.execute(select(settlements.c.transaction_id).where(settlements.c.funder_id == funder_id)).scalar()
 
 
 @pytest.mark.parametrize("pause_gc", [False, True])

@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from .api import Api, Endpoint
 from .idempotency import HEADER
+from .schemas import PERIOD_PATTERN
 
 REF = "#/components/schemas/{model}"
 
@@ -77,6 +78,8 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
     parameters = []
     for name in endpoint.path_params():
         schema = {"type": "integer", "minimum": 0} if name.endswith("_id") else {"type": "string"}
+        if name == "period":
+            schema["pattern"] = PERIOD_PATTERN
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     if endpoint.query is not None:
         schema = endpoint.query.model_json_schema(ref_template=REF)

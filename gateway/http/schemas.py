@@ -14,6 +14,8 @@ from currencies import CurrencyRegistry
 from ..errors import ValidationError
 
 T = TypeVar("T")
+# A month (2026-11) or an ISO week (2026-W48), whichever the deployment's period is; parse_period checks the rest.
+PERIOD_PATTERN = r"^\d{4}-(\d{2}|W\d{2})$"
 
 
 class Model(BaseModel):

@@ -10,7 +10,7 @@ from ...usecases.flattr import Click, current_period, flattrs_of, unflattr
 from ...usecases.subscriptions import Subscription, cancel, pause, resume, subscribe, subscriptions_of
 from ..api import Api, Call
 from ..keys import FLATTRS
-from ..schemas import Model
+from ..schemas import Model, PERIOD_PATTERN
 from .things import NewThing, ThingOut
 
 router = Api()
@@ -34,7 +34,7 @@ class FlattrList(BaseModel):
 
 class PeriodQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    period: str | None = Field(default=None, max_length=10, description="like 2026-11; the current period by default")
+    period: str | None = Field(default=None, pattern=PERIOD_PATTERN, description="like 2026-11; the current period by default")
 
 
 class AutoSubmit(NewThing):

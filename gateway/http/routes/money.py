@@ -14,7 +14,7 @@ from ...usecases.statements import balances_of, top_up_of, withdrawal_of, withdr
 from ...usecases.top_up import TopUp, top_up
 from ...usecases.withdraw import Withdrawal, withdraw
 from ..api import Api, Call
-from ..schemas import Model, MoneyJson, PageQuery, decode_id_cursor, encode_cursor, money_json
+from ..schemas import Model, MoneyJson, PERIOD_PATTERN, PageQuery, decode_id_cursor, encode_cursor, money_json
 
 router = Api()
 TAG = "money"
@@ -83,7 +83,7 @@ class WithdrawalPage(BaseModel):
 
 class ReceiptQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    period: str = Field(max_length=10, description="a settled period, like 2026-10")
+    period: str = Field(pattern=PERIOD_PATTERN, description="a settled period, like 2026-10")
 
 
 class ReceiptLineOut(BaseModel):

@@ -19,7 +19,7 @@ from ...storage.schema import participants
 from ...usecases.accounts import freeze
 from ..api import Api, Call
 from ..keys import SETTLER
-from ..schemas import Model, MoneyJson, PageQuery, decode_id_cursor, encode_cursor, money_json
+from ..schemas import Model, MoneyJson, PERIOD_PATTERN, PageQuery, decode_id_cursor, encode_cursor, money_json
 
 router = Api()
 TAG = "operator"
@@ -48,7 +48,7 @@ class CurrencyList(BaseModel):
 
 
 class SettleIn(Model):
-    period: StrictStr | None = Field(default=None, max_length=10, description="by default the last period that ended")
+    period: StrictStr | None = Field(default=None, pattern=PERIOD_PATTERN, description="by default the last period that ended")
 
 
 class SettlementOut(BaseModel):

@@ -88,3 +88,13 @@ def test_a_failure_is_logged_and_kept_until_the_next_run(deployment, caplog):
     assert settler.state(OCTOBER.id) == (False, None)
     with reading(deployment.engine) as connection:
         assert settlement_progress(connection, OCTOBER.id).status == "closed"
+
+
+def test_a_run_after_a_shutdown_is_not_stopped_by_it(deployment):
+    a_funder(deployment)
+    settler = BackgroundSettlement(deployment)
+    settler.close()  # nothing ran: nothing to stop, and the next run must not inherit the stop
+    settler.start(OCTOBER)
+    wait_until_idle(settler, OCTOBER.id)
+    with reading(deployment.engine) as connection:
+        assert settlement_progress(connection, OCTOBER.id).status == "closed"

@@ -332,3 +332,36 @@ def test_reads_in_a_read_only_transaction_take_no_write_lock(deployment):
                         pass
     finally:
         other.dispose()
+
+
+def test_periods_settle_in_order(deployment):
+    """A period before one begun would settle from wallets the later one has drained; one before the deployment has nothing."""
+    ids = people(deployment, "fan", "a")
+    fund(deployment, ids["fan"], budget="3.00")
+    flattr(deployment, ids["fan"], thing(deployment, ids["a"], "a"))
+    deployment.clock.set(DECEMBER)
+    with pytest.raises(Conflict, match="ended before this deployment's first account"):
+        settle(deployment, parse_period("1999-01", "month"))
+    assert settle(deployment).period == OCTOBER.id  # no period named: the oldest with flattrs, not the last that ended
+    assert settle(deployment).period == "2026-11"  # then the next
+    assert settle(deployment).period == "2026-11"  # and again: the last that ended, settled already, unchanged
+    with pytest.raises(Conflict, match="2026-10 has begun settling: periods settle in order, so 2026-09 no longer can"):
+        settle(deployment, parse_period("2026-09", "month"))
+    assert_ledger_ok(deployment)
+
+
+def test_progress_counts_only_budgets_of_something(deployment):
+    """A budget fixed at nothing (no means) is none to settle: the API's progress and the CLI's agree."""
+    from gateway.settlement.status import settlement_progress
+
+    ids = people(deployment, "fan", "broke", "a")
+    fund(deployment, ids["fan"], budget="3.00")
+    flattr(deployment, ids["fan"], thing(deployment, ids["a"], "a"))
+    deployment.clock.set(NOVEMBER)
+    with deployment.engine.connect() as connection:
+        run_in_transaction(connection, lambda c: prepare(c, deployment.settings, OCTOBER, NOVEMBER))
+    seen = []
+    settle(deployment, OCTOBER, progress=lambda done, total: seen.append((done, total)))
+    with deployment.engine.connect() as connection:
+        progress = settlement_progress(connection, OCTOBER.id)
+    assert seen[-1] == (progress.settled, progress.budgets) == (1, 1)

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--database", metavar="FILE", default="gateway-demo.sqlite3", help="the SQLite file to (re)create")
     demo.set_defaults(run=commands.demo)
 
-    settle = sub.add_parser("settle", help="settle a period (by default the last one that ended), or finish settling it")
+    settle = sub.add_parser("settle", help="settle a period (by default the next in order that has ended), or finish settling it")
     settle.add_argument("--period", metavar="ID", help="the period, like 2026-11 (or 2026-W48 on a weekly deployment)")
     settle.set_defaults(run=commands.settle)
 

@@ -29,7 +29,7 @@ class BackgroundSettlement:
         self.deployment = deployment
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._period: str | None = None
+        self._period: str | None = None  # the period the thread settles: set by start, cleared by the thread as it ends
         self._errors: dict[str, str] = {}  # period id -> why the last run stopped
         self._stop = threading.Event()
 
@@ -48,6 +48,7 @@ class BackgroundSettlement:
                 raise Conflict(f"the period {running} is settling in this process: wait until it is closed")
             self._errors.pop(period.id, None)
             self._period = period.id
+            self._stop = threading.Event()  # a run's own: one stopped by close never stops the next
             self._thread = threading.Thread(target=self._run, args=(period,), name=f"settle-{period.id}", daemon=True)
             self._thread.start()
 
@@ -62,7 +63,7 @@ class BackgroundSettlement:
             return running, None if running else self._errors.get(period_id)
 
     def _running(self) -> str | None:
-        return self._period if self._thread is not None and self._thread.is_alive() else None
+        return self._period
 
     def _run(self, period: Period) -> None:
         try:
@@ -73,6 +74,9 @@ class BackgroundSettlement:
             with self._lock:
                 self._errors[period.id] = why
             return
+        finally:
+            with self._lock:  # from here, a start begins a new run: this one has nothing left to do
+                self._period = None
         if report.status == "closed":
             log.info("settled %s", period.id)
         else:

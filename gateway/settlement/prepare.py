@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from ..config import Settings
 from ..errors import Conflict
@@ -13,7 +13,7 @@ from ..funding import available, budget_targets
 from ..periods import Period
 from ..storage.bulk import bulk_insert, read_rows
 from ..storage.locks import lock_period_flattrs
-from ..storage.schema import flattrs, periods, settlements, subscriptions, things
+from ..storage.schema import flattrs, participants, periods, settlements, subscriptions, things
 from ..storage.upsert import insert_ignore
 
 SNAPSHOT_CHUNK = 50_000  # participants per step of the budget snapshot
@@ -29,11 +29,7 @@ def prepare(connection: Connection, settings: Settings, period: Period, now: dat
     status = connection.execute(select(periods.c.status).where(periods.c.id == period.id).with_for_update()).scalar()
     if status is not None:
         return status
-    unfinished = connection.execute(
-        select(periods.c.id).where(periods.c.status == "settling", periods.c.starts_on < period.start)
-    ).scalar()
-    if unfinished is not None:  # its budgets are still in the wallets: this period would count them again
-        raise still_settling(unfinished)
+    _refuse_out_of_order(connection, period)
     connection.execute(
         insert(periods).values(
             id=period.id, starts_on=period.start, ends_on=period.end, status="settling",
@@ -43,6 +39,30 @@ def prepare(connection: Connection, settings: Settings, period: Period, now: dat
     apply_subscriptions(connection, settings, period, now)
     snapshot_budgets(connection, settings, period)
     return "settling"
+
+
+def _refuse_out_of_order(connection: Connection, period: Period) -> None:
+    """Periods settle one after the other, each from the wallets the one before left.
+
+    An earlier period still settling has budgets still in the wallets, which
+    this one would count again; a later one begun has taken what this one
+    would have, and would leave its budgets unsettled. A period that ended
+    before the deployment's first account had no flattrs, and would only
+    charge demurrage again.
+    """
+    unfinished = connection.execute(
+        select(periods.c.id).where(periods.c.status == "settling", periods.c.starts_on < period.start)
+    ).scalar()
+    if unfinished is not None:
+        raise still_settling(unfinished)
+    later = connection.execute(
+        select(periods.c.id).where(periods.c.starts_on > period.start).order_by(periods.c.starts_on).limit(1)
+    ).scalar()
+    if later is not None:
+        raise Conflict(f"the period {later} has begun settling: periods settle in order, so {period.id} no longer can")
+    first = connection.execute(select(func.min(participants.c.created_at))).scalar()
+    if first is not None and period.ends_at <= first:
+        raise Conflict(f"the period {period.id} ended before this deployment's first account: there is nothing to settle")
 
 
 def still_settling(period_id: str) -> Conflict:

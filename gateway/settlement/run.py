@@ -17,7 +17,7 @@ from ..errors import PeriodNotEnded
 from ..periods import Period, parse_period, period_containing
 from ..reports import PeriodReport, period_report
 from ..storage.engine import read_only, reading, run_in_transaction
-from ..storage.schema import periods, settlements
+from ..storage.schema import flattrs, periods, settlements
 from .batch import Known, eligible_creators, pending_ranges, settle_batch
 from .close import charge_demurrage, close, demurrage_due
 from .prepare import prepare, still_settling
@@ -34,7 +34,7 @@ def settle(
     deployment: Deployment, period: Period | None = None, progress: Progress | None = None, *,
     pause_gc: bool = False, stop: threading.Event | None = None,
 ) -> PeriodReport:
-    """Settle ``period`` (by default the last one that has ended); safe to run again, and to resume.
+    """Settle ``period`` (by default the next in order: ``period_to_settle``); safe to run again, and to resume.
 
     ``pause_gc``: no cyclic garbage collection while batches run, in the
     whole process (``_without_cycle_collection``); for ``gateway settle``,
@@ -59,7 +59,7 @@ def settle(
             work = partial(_drain, settings=settings, period=period, now=now, eligible=eligible, batches=batches)
             with _without_cycle_collection() if pause_gc else nullcontext():
                 _run_workers(engine, connection, _worker_count(settings, connection, len(ranges)), work)
-            if not batches.stopped:
+            if not batches.stopped and not (stop is not None and stop.is_set()):  # demurrage and close are not stopped halfway
                 for unit in demurrage_due(settings, period):
                     run_in_transaction(connection, lambda c: charge_demurrage(c, unit, period, now))
                 run_in_transaction(connection, lambda c: close(c, period, now))
@@ -68,19 +68,39 @@ def settle(
 
 
 def period_to_settle(deployment: Deployment, period: Period | None = None) -> Period:
-    """The period ``settle`` takes: ``period``, else the oldest one left settling, else the last that ended.
+    """The period ``settle`` takes: ``period``, else the oldest one left settling, else the next in order.
 
-    Refuses, before any work, a period that has not ended, and one after a
-    period still settling (``prepare`` refuses that too, in its transaction).
+    The next in order is the one after the newest settled, or, on a
+    deployment that settled none, the oldest with a flattr: a period skipped
+    (nobody ran the settlement that month) is settled before the one after
+    it, since periods settle in order (``prepare``). Once the newest settled
+    period is the last that ended, it is the answer again: running
+    ``gateway settle`` twice changes nothing. Refuses, before any work, a
+    period that has not ended, and one after a period still settling.
     """
     now = deployment.clock.now()
     unfinished = _unfinished(deployment.engine, deployment.settings)
-    period = period or unfinished or period_containing(now, deployment.settings.period).previous()
+    period = period or unfinished or _next_in_order(deployment, now)
     if now < period.ends_at:
         raise PeriodNotEnded(f"the period {period.id} ends on {period.end.isoformat()}; it cannot be settled before")
     if unfinished is not None and unfinished.start < period.start:
         raise still_settling(unfinished.id)
     return period
+
+
+def _next_in_order(deployment: Deployment, now) -> Period:
+    settings = deployment.settings
+    with reading(deployment.engine) as connection:
+        newest = connection.execute(select(periods.c.id).order_by(periods.c.starts_on.desc()).limit(1)).scalar()
+        oldest_flattred = None if newest else connection.execute(select(func.min(flattrs.c.period))).scalar()
+    last_ended = period_containing(now, settings.period).previous()
+    if newest is not None:
+        settled = parse_period(newest, settings.period)
+        following = settled.next()
+        return following if following.ends_at <= now else settled
+    if oldest_flattred is not None and parse_period(oldest_flattred, settings.period).ends_at <= now:
+        return parse_period(oldest_flattred, settings.period)
+    return last_ended
 
 
 def _unfinished(engine: Engine, settings) -> Period | None:

@@ -20,9 +20,12 @@ def settlement_progress(connection: Connection, period_id: str) -> SettlementPro
     status = connection.execute(select(periods.c.status).where(periods.c.id == period_id)).scalar()
     if status is None:
         return SettlementProgress(None, 0, 0)
+    # Budgets of nothing (no means when prepare fixed them) are none to settle: the CLI's progress leaves them out too.
     counts = dict(
         connection.execute(
-            select(settlements.c.status, func.count()).where(settlements.c.period == period_id).group_by(settlements.c.status)
+            select(settlements.c.status, func.count())
+            .where(settlements.c.period == period_id, settlements.c.amount > 0)
+            .group_by(settlements.c.status)
         ).all()
     )
     budgets = sum(counts.values())

@@ -48,7 +48,7 @@ class CurrencyList(BaseModel):
 
 
 class SettleIn(Model):
-    period: StrictStr | None = Field(default=None, pattern=PERIOD_PATTERN, description="by default the last period that ended")
+    period: StrictStr | None = Field(default=None, pattern=PERIOD_PATTERN, description="by default the one left settling, else the next in order that has ended")
 
 
 class SettlementOut(BaseModel):

@@ -164,20 +164,21 @@ def _owned_settlement_transactions(connection: Connection) -> list[Breach]:
     return [Breach("S5 owned", f"{period}: settlement transaction #{tx} is no settled budget's") for tx, period in rows]
 
 
-CHECKS: list[Callable[[Connection], list[Breach]]] = [
-    _currency_sums,
-    _balanced_transactions,
-    _cached_balances,
-    _floors,
-    _settled_splits,
-    _receipted_earnings,
-    _owned_settlement_transactions,
-]
+# What each check is called where the CLI sums them up, and the check.
+CHECKS: dict[str, Callable[[Connection], list[Breach]]] = {
+    "zero-sum": _currency_sums,
+    "balanced": _balanced_transactions,
+    "cached balances": _cached_balances,
+    "floors": _floors,
+    "settled splits": _settled_splits,
+    "creators' earnings": _receipted_earnings,
+    "settlement transactions owned": _owned_settlement_transactions,
+}
 
 
 def check_ledger(connection: Connection) -> list[Breach]:
     """Every breach found; an empty list means the ledger holds all its invariants."""
     breaches: list[Breach] = []
-    for check in CHECKS:
+    for check in CHECKS.values():
         breaches.extend(check(connection))
     return breaches

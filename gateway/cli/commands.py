@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 
-from ..audit import check_ledger
+from ..audit import CHECKS, check_ledger
 from ..config import Settings
 from ..deployment import Deployment, open_deployment
 from ..errors import ConfigError, LedgerBreach
@@ -78,7 +78,7 @@ def verify_ledger(deployment: Deployment) -> int:
         print(f"gateway: {LedgerBreach.code}: {breach}", file=sys.stderr)
     if breaches:
         return 1
-    print("ledger check: every invariant holds (zero-sum, balanced, cached balances, floors, settled splits, creators' earnings)")
+    print(f"ledger check: every invariant holds ({', '.join(CHECKS)})")
     return 0
 
 

@@ -59,7 +59,7 @@ def settle(
             work = partial(_drain, settings=settings, period=period, now=now, eligible=eligible, batches=batches)
             with _without_cycle_collection() if pause_gc else nullcontext():
                 _run_workers(engine, connection, _worker_count(settings, connection, len(ranges)), work)
-            if not batches.stopped and not (stop is not None and stop.is_set()):  # demurrage and close are not stopped halfway
+            if stop is None or not stop.is_set():  # else the next run does the rest: demurrage and close never stop halfway
                 for unit in demurrage_due(settings, period):
                     run_in_transaction(connection, lambda c: charge_demurrage(c, unit, period, now))
                 run_in_transaction(connection, lambda c: close(c, period, now))
@@ -134,18 +134,13 @@ class _Batches:
         self.counter = counter
         self.stop = stop
         self.failed = False
-        self.stopped = False  # batches were left for the next run
         self.lock = threading.Lock()
 
     def next(self) -> tuple[int, int | None] | None:
         with self.lock:
-            if self.failed or self.stopped:
+            if self.failed or (self.stop is not None and self.stop.is_set()):
                 return None
-            funders = next(self.ranges, None)
-            if funders is not None and self.stop is not None and self.stop.is_set():
-                self.stopped = True
-                return None
-            return funders
+            return next(self.ranges, None)
 
 
 def _drain(connection: Connection, *, settings, period: Period, now, eligible, batches: _Batches) -> None:

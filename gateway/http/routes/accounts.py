@@ -151,15 +151,15 @@ async def _counting_wrong_attempts(call: Call, login: str, attempt):
     counted = await limiter.hit(key, rule)
     if not counted.allowed:
         enforce(call.request, counted, "too many wrong attempts to sign in to this account")
+    wrong = False
     try:
-        result = await attempt()
+        return await attempt()
     except InvalidCredentials:
+        wrong = True
         raise
-    except BaseException:
-        await limiter.give_back(key, rule)
-        raise
-    await limiter.give_back(key, rule)
-    return result
+    finally:
+        if not wrong:
+            await limiter.give_back(key, rule)
 
 
 @router.route("DELETE", "/session", "Sign out", TAG, access="public")

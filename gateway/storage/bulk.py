@@ -43,8 +43,7 @@ def bulk_insert(connection: Connection, table: Table, columns: Sequence[str], ro
         return count
     rows = rows if isinstance(rows, list) else list(rows)
     if rows:
-        marks = ", ".join("?" for _ in columns)
-        statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks(len(columns))})"
         with _wrapped(connection, statement):
             cursor = connection.connection.driver_connection.cursor()
             try:
@@ -126,6 +125,11 @@ def read_rows(connection: Connection, statement: str, params: Sequence = ()) -> 
             cursor.close()
 
 
+def marks(count: int) -> str:
+    """``count`` ``?`` marks, comma-separated: the values of an IN list or a row."""
+    return ", ".join("?" * count)
+
+
 BOUND_VALUES = 999  # SQLite's oldest limit on a statement's bound values
 
 
@@ -141,7 +145,7 @@ def rows_for_ids(
     rows: list[tuple] = []
     for start in range(0, len(ids), size):
         chunk = ids[start:start + size]
-        rows += read_rows(connection, template.format(ids=", ".join("?" * len(chunk))), [*before, *chunk * uses])
+        rows += read_rows(connection, template.format(ids=marks(len(chunk))), [*before, *chunk * uses])
     return rows
 
 

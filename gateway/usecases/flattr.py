@@ -17,7 +17,7 @@ from ..deployment import Deployment
 from ..errors import AlreadyFlattred, GatewayError, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
 from ..funding import means_of, means_suffice
 from ..periods import Period, period_containing
-from ..storage.bulk import read_rows, rows_for_ids
+from ..storage.bulk import marks, read_rows, rows_for_ids
 from ..storage.engine import reading, run_in_transaction
 from ..storage.locks import lock_period_flattrs
 from ..storage.schema import flattrs, periods, things
@@ -178,15 +178,11 @@ def _given(connection: Connection, period: Period, pairs: set[tuple[int, int]]) 
     for start in range(0, len(ordered), PAIRS_A_QUERY):
         chunk = ordered[start:start + PAIRS_A_QUERY]
         funders, things_ = sorted({f for f, _ in chunk}), sorted({t for _, t in chunk})
-        statement = (f"SELECT funder_id, thing_id, points FROM flattrs WHERE period = ? AND funder_id IN ({_marks(funders)}) "
-                     f"AND thing_id IN ({_marks(things_)}) ORDER BY funder_id, thing_id{lock}")
+        statement = (f"SELECT funder_id, thing_id, points FROM flattrs WHERE period = ? AND funder_id IN ({marks(len(funders))}) "
+                     f"AND thing_id IN ({marks(len(things_))}) ORDER BY funder_id, thing_id{lock}")
         for funder, thing, points in read_rows(connection, statement, [period.id, *funders, *things_]):
             given[funder, thing] = points
     return {pair: points for pair, points in given.items() if pair in pairs}
-
-
-def _marks(values: Sequence) -> str:
-    return ", ".join("?" * len(values))
 
 
 _THE_FLATTR = (

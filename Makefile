@@ -1,27 +1,36 @@
 # The two commands of the README:
 #   make demo   set the project up (a virtualenv in .venv) and run `gateway demo`
-#   make test   set the project up and run every test (SQLite, and PostgreSQL at 127.0.0.1:5432)
+#   make test   set the project up, run ruff and mypy, and every test (SQLite, and PostgreSQL at 127.0.0.1:5432)
 
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: demo test bench clean
+.PHONY: demo test check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
+# setuptools as new as pyproject's [build-system] asks: tests/test_wheel.py builds the wheel
+# without build isolation, with the setuptools of this virtualenv (python3 -m venv brings an old one)
+	$(VENV)/bin/pip install --quiet --upgrade pip 'setuptools>=77'
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/gateway demo
 
-test: $(VENV)/.installed
+# The static checks, then every test: a finding of ruff or mypy fails the run as a failing test does.
+test: check
 	$(VENV)/bin/pytest
+
+check: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/settle.py --database sqlite
 	$(VENV)/bin/python benchmarks/settle.py --database postgresql
 
+# build/ goes too: setuptools would put an old layout's modules left there into the next wheel.
 clean:
-	rm -rf $(VENV) *.egg-info gateway-demo.sqlite3*
+	rm -rf $(VENV) *.egg-info build dist gateway-demo.sqlite3*

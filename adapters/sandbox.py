@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from adapters.base import Charge, Payout, RailResult
 from currencies import Rate
-
-from .base import Charge, Payout, RailResult
 
 
 class SandboxRail:

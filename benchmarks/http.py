@@ -74,6 +74,7 @@ function request()
 end
 """
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -98,8 +99,9 @@ def set_up(url: str, funders: int, creators: int, things_each: int) -> tuple[lis
     from gateway.config import load_settings
     from gateway.deployment import open_deployment
     from gateway.storage.migrate import upgrade
-    from gateway.usecases.accounts import create_access_token
-    from gateway.usecases.registry import register_participant, register_thing
+    from gateway.usecases.identity.tokens import create_access_token
+    from gateway.usecases.participants import register_participant
+    from gateway.usecases.things import register_thing
     from gateway.usecases.top_up import top_up
 
     deployment = open_deployment(load_settings(database_url=url))
@@ -107,8 +109,9 @@ def set_up(url: str, funders: int, creators: int, things_each: int) -> tuple[lis
     things = []
     for c in range(creators):
         owner = register_participant(deployment, f"creator{c}")
-        things += [register_thing(deployment, owner, f"https://example.org/{c}/{t}", f"Work {c}.{t}").id
-                   for t in range(things_each)]
+        things += [
+            register_thing(deployment, owner, f"https://example.org/{c}/{t}", f"Work {c}.{t}").id for t in range(things_each)
+        ]
     tokens = []
     for f in range(funders):
         funder = register_participant(deployment, f"funder{f}", preferred_currency="EUR")
@@ -172,16 +175,27 @@ def parse_wrk(output: str) -> dict:
 
 def serve_gateway(url: str, port: int, workdir: Path, processes: int, profile: str | None = None) -> subprocess.Popen:
     gateway = Path(sys.executable).with_name("gateway")
-    command = [str(gateway), "--database-url", url, "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--processes", str(processes)]
+    command = [
+        str(gateway),
+        "--database-url",
+        url,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--processes",
+        str(processes),
+    ]
     if profile:  # written when the server stops (on SIGTERM, aiohttp shuts down in order)
         command = [sys.executable, "-m", "cProfile", "-o", str(Path(profile).resolve()), *command]
     return subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def serve_bare(port: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, "--stage", "bare", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, __file__, "--stage", "bare", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def bare_app():
@@ -252,12 +266,23 @@ def main() -> None:
     tokens, things = set_up(url, args.funders, args.creators, args.things_each)
     print(f"set up {len(tokens):,} funders and {len(things):,} things in {time.perf_counter() - started:.1f} s", flush=True)
     script = workdir / "flattr.lua"
-    script.write_text(LUA % {
-        "threads": args.threads,
-        "tokens": ", ".join(json.dumps(t) for t in tokens), "things": ", ".join(str(t) for t in things),
-    })
+    script.write_text(
+        LUA
+        % {
+            "threads": args.threads,
+            "tokens": ", ".join(json.dumps(t) for t in tokens),
+            "things": ", ".join(str(t) for t in things),
+        }
+    )
     port = free_port()
-    gateway = measure("gateway: POST /things/{id}/flattr", serve_gateway(url, port, workdir, args.processes, args.profile), port, script, args, tokens)
+    gateway = measure(
+        "gateway: POST /things/{id}/flattr",
+        serve_gateway(url, port, workdir, args.processes, args.profile),
+        port,
+        script,
+        args,
+        tokens,
+    )
     gateway["durable"] = count_flattrs(url)
     port = free_port()
     bare = measure("bare aiohttp handler", serve_bare(port), port, script, args)
@@ -268,14 +293,18 @@ def main() -> None:
 
 
 def report(args, gateway: dict, bare: dict) -> None:
-    print(f"\n{args.connections} connections, {args.threads} wrk thread(s), {args.duration} s each, {args.database}, "
-          f"{args.processes} gateway process(es)\n")
+    print(
+        f"\n{args.connections} connections, {args.threads} wrk thread(s), {args.duration} s each, {args.database}, "
+        f"{args.processes} gateway process(es)\n"
+    )
     print("| server | requests | per second | p50 ms | p99 ms | non-2xx | flattrs in the database |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in (gateway, bare):
         durable = f"{r['durable']:,}" if "durable" in r else "-"
-        print(f"| {r['label']} | {r['requests']:,} | {r['per_second']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
-              f"| {r['non_2xx']:,} | {durable} |")
+        print(
+            f"| {r['label']} | {r['requests']:,} | {r['per_second']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+            f"| {r['non_2xx']:,} | {durable} |"
+        )
     answered = gateway["requests"] - gateway["non_2xx"]
     if gateway["durable"] < answered:  # more is fine: requests still in flight when wrk stopped counting
         print(f"\nWARNING: {answered:,} flattrs answered 200, only {gateway['durable']:,} in the database")

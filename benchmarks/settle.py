@@ -11,9 +11,9 @@ the settle process's peak RSS is its own, not the data-set build's:
    up by balanced ``top_up`` transactions, creators, things, budgets, and
    ``flattrs-per-funder`` distinct flattrs per funder for 2026-10 (random
    points 1..5, weighted points on), from a fixed seed;
-2. settle: ``gateway.settlement.settle`` for 2026-10, timed, with its peak RSS
+2. settle: ``gateway.usecases.settlement.settle`` for 2026-10, timed, with its peak RSS
    (and, with ``--phases``, the time spent in each part of the work);
-3. check: ``gateway.audit.check_ledger``, timed, and a count of the rows the
+3. check: ``gateway.core.check.check_ledger``, timed, and a count of the rows the
    settlement wrote;
 4. insert: the same number of rows, in tables of the same shapes (same
    columns, indexes and unique constraints, no foreign keys), inserted with
@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,9 +48,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 PERIOD = "2026-10"
-TOPPED_UP = datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc)
-FLATTRED = datetime(2026, 10, 15, 12, 0, tzinfo=timezone.utc)
-AFTER = datetime(2026, 11, 1, 0, 5, tzinfo=timezone.utc)  # the clock during settle: after the period's end
+TOPPED_UP = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+FLATTRED = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
+AFTER = datetime(2026, 11, 1, 0, 5, tzinfo=UTC)  # the clock during settle: after the period's end
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
 CHUNK = 100_000
 
@@ -58,9 +58,16 @@ CHUNK = 100_000
 def config(batch: int, outbox: str, workers: int | None = None) -> dict:
     return {
         "platform": {
-            "name": "benchmark", "default_currency": "EUR", "fee": Decimal("0.10"), "period": "month",
-            "weighted_points": True, "max_points": 5, "unspent": "return", "give_to_receive": False,
-            "settle_batch": batch, **({"settle_workers": workers} if workers else {}),
+            "name": "benchmark",
+            "default_currency": "EUR",
+            "fee": Decimal("0.10"),
+            "period": "month",
+            "weighted_points": True,
+            "max_points": 5,
+            "unspent": "return",
+            "give_to_receive": False,
+            "settle_batch": batch,
+            **({"settle_workers": workers} if workers else {}),
         },
         "currencies": {"EUR": {"kind": "fiat", "minimum_budget": "2.00", "minimum_withdrawal": "1.00"}},
         "rails": {"sandbox": {"currencies": ["EUR"]}},
@@ -97,6 +104,7 @@ def insert_all(connection, table, columns, rows) -> int:
 
 # --- stage 1: the data set ---------------------------------------------------------------------
 
+
 def reset_schema(url: str) -> None:
     from sqlalchemy import text
 
@@ -116,7 +124,15 @@ def stage_build(args) -> dict:
     from sqlalchemy import text
 
     from gateway.storage.engine import make_engine
-    from gateway.storage.schema import accounts, budgets, flattrs, participants, postings, things, transactions
+    from gateway.storage.schema import (
+        accounts,
+        budgets,
+        flattrs,
+        participants,
+        postings,
+        things,
+        transactions,
+    )
 
     started = time.perf_counter()
     if args.url.startswith("sqlite:///"):
@@ -132,34 +148,58 @@ def stage_build(args) -> dict:
     engine = make_engine(args.url)
     with engine.begin() as connection:
         created, clicked = TOPPED_UP, FLATTRED  # bulk_insert stores them as insert() would
-        insert_all(connection, participants, ("id", "handle", "kind", "preferred_currency", "created_at"), (
-            *((i, f"funder{i}", "person", "EUR", created) for i in range(1, funders + 1)),
-            *((first_creator + j, f"creator{j}", "person", "EUR", created) for j in range(creators)),
-            (rail_id, "rail:sandbox", "system", None, created),
-        ))
+        insert_all(
+            connection,
+            participants,
+            ("id", "handle", "kind", "preferred_currency", "created_at"),
+            (
+                *((i, f"funder{i}", "person", "EUR", created) for i in range(1, funders + 1)),
+                *((first_creator + j, f"creator{j}", "person", "EUR", created) for j in range(creators)),
+                (rail_id, "rail:sandbox", "system", None, created),
+            ),
+        )
         # Things: each creator owns things_count / creators of them, on average.
-        insert_all(connection, things, ("id", "owner_id", "url", "title", "created_at"), (
-            (t, first_creator + rng.randrange(creators), f"https://example.org/t/{t}", f"Thing {t}", created)
-            for t in range(1, things_count + 1)
-        ))
+        insert_all(
+            connection,
+            things,
+            ("id", "owner_id", "url", "title", "created_at"),
+            (
+                (t, first_creator + rng.randrange(creators), f"https://example.org/t/{t}", f"Thing {t}", created)
+                for t in range(1, things_count + 1)
+            ),
+        )
         # Wallets 1..funders (account id = funder id), and the rail's outside account.
         amounts = [rng.randrange(500, 5001) for _ in range(funders)]
-        insert_all(connection, accounts, ("id", "owner_id", "purpose", "currency", "floor", "balance"), (
-            *((i, i, "wallet", "EUR", 0, amounts[i - 1]) for i in range(1, funders + 1)),
-            (outside_id, rail_id, "outside", "EUR", None, -sum(amounts)),
-        ))
+        insert_all(
+            connection,
+            accounts,
+            ("id", "owner_id", "purpose", "currency", "floor", "balance"),
+            (
+                *((i, i, "wallet", "EUR", 0, amounts[i - 1]) for i in range(1, funders + 1)),
+                (outside_id, rail_id, "outside", "EUR", None, -sum(amounts)),
+            ),
+        )
         # One balanced top-up transaction per funder: outside -x, wallet +x.
         meta = json.dumps({"rail": "sandbox"})
-        insert_all(connection, transactions, ("id", "kind", "idempotency_key", "created_at", "meta"), (
-            (i, "top_up", f"top_up:bench-{i}", created, meta) for i in range(1, funders + 1)
-        ))
-        insert_all(connection, postings, ("transaction_id", "account_id", "amount"), (
-            leg for i in range(1, funders + 1) for leg in ((i, outside_id, -amounts[i - 1]), (i, i, amounts[i - 1]))
-        ))
+        insert_all(
+            connection,
+            transactions,
+            ("id", "kind", "idempotency_key", "created_at", "meta"),
+            ((i, "top_up", f"top_up:bench-{i}", created, meta) for i in range(1, funders + 1)),
+        )
+        insert_all(
+            connection,
+            postings,
+            ("transaction_id", "account_id", "amount"),
+            (leg for i in range(1, funders + 1) for leg in ((i, outside_id, -amounts[i - 1]), (i, i, amounts[i - 1]))),
+        )
         # Explicit budgets from 2.00 to 30.00; settle takes at most what the wallet holds.
-        insert_all(connection, budgets, ("funder_id", "currency", "amount"), (
-            (i, "EUR", rng.randrange(200, 3001)) for i in range(1, funders + 1)
-        ))
+        insert_all(
+            connection,
+            budgets,
+            ("funder_id", "currency", "amount"),
+            ((i, "EUR", rng.randrange(200, 3001)) for i in range(1, funders + 1)),
+        )
         per_funder = args.flattrs_per_funder
         population = range(1, things_count + 1)
 
@@ -170,12 +210,14 @@ def stage_build(args) -> dict:
                     row_id += 1
                     yield (row_id, PERIOD, funder, thing, rng.randint(1, 5), "click", clicked)
 
-        flattr_rows = insert_all(connection, flattrs, ("id", "period", "funder_id", "thing_id", "points", "source", "created_at"), clicks())
+        flattr_rows = insert_all(
+            connection, flattrs, ("id", "period", "funder_id", "thing_id", "points", "source", "created_at"), clicks()
+        )
         if connection.dialect.name == "postgresql":  # explicit ids: move the sequences past them
             for table in (participants, things, accounts, transactions, flattrs):
-                connection.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))"
-                ))
+                connection.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))")
+                )
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE"))
@@ -188,6 +230,7 @@ def stage_build(args) -> dict:
 
 
 # --- stage 2: settle ---------------------------------------------------------------------------
+
 
 class Phases:
     """Wall time spent in named functions of the settlement, by wrapping them in place."""
@@ -211,9 +254,9 @@ class Phases:
 
 
 def instrument() -> Phases:
-    """Wrap the settlement's parts; the names are the ones in gateway/settlement and gateway/ledger."""
-    from gateway import ledger
-    from gateway.settlement import batch, run
+    """Wrap the settlement's parts; the names are the ones in gateway/usecases/settlement and gateway/core/ledger."""
+    from gateway.core import ledger
+    from gateway.usecases.settlement import batch, run
 
     phases = Phases()
     for label, module, name in PHASES:
@@ -235,18 +278,18 @@ PHASES = [
     ("  lock wallets", "batch", "_lock_wallets"),
     ("  split budgets (Python)", "batch", "_split_all"),
     ("  build ledger entries (Python)", "batch", "_attach_entries"),
-    ("  insert_entries: all of it", "batch", "insert_entries"),
+    ("  post_many: all of the writes", "batch", "post_many"),
     ("    reserve transaction ids", "ledger", "reserve_ids"),
     ("    insert transactions + postings", "ledger", "bulk_insert"),
-    ("  insert receipts", "batch", "bulk_insert"),
-    ("  mark settlements done", "batch", "_mark_settled"),
-    ("  update balances (last)", "batch", "apply_deltas"),
+    ("    insert receipts", "batch", "bulk_insert"),
+    ("    mark settlements done", "batch", "bulk_update"),
+    ("    update balances (last)", "ledger", "_apply"),
 ]
 
 
 def stage_settle(args) -> dict:
-    from gateway.periods import parse_period
-    from gateway.settlement import settle
+    from gateway.core.periods import parse_period
+    from gateway.usecases.settlement import settle
 
     phases = instrument() if args.phases else None
     deployment_ = deployment(args)
@@ -267,19 +310,28 @@ def stage_settle(args) -> dict:
         profiler.dump_stats(args.profile)
     deployment_.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    result = {"settle_seconds": seconds, "settle_cpu_seconds": cpu, "peak_rss_mib": peak, "funders_settled": report.currencies[0].funders}
+    result = {
+        "settle_seconds": seconds,
+        "settle_cpu_seconds": cpu,
+        "peak_rss_mib": peak,
+        "funders_settled": report.currencies[0].funders,
+    }
     if phases:
-        result["phases"] = {label: [round(phases.seconds[label], 3), phases.calls[label]]
-                            for label in [label for label, *_ in PHASES] + ["commits"] if label in phases.seconds}
+        result["phases"] = {
+            label: [round(phases.seconds[label], 3), phases.calls[label]]
+            for label in [label for label, *_ in PHASES] + ["commits"]
+            if label in phases.seconds
+        }
     return result
 
 
 # --- stage 3: check, and count what settle wrote -----------------------------------------------
 
+
 def stage_check(args) -> dict:
     from sqlalchemy import text
 
-    from gateway.audit import check_ledger
+    from gateway.core.check import check_ledger
 
     deployment_ = deployment(args)
     analyze = 0.0
@@ -315,8 +367,10 @@ def stage_check(args) -> dict:
                 "ON numbered.transaction_id = postings.transaction_id) AS touched"
             ),
             "accounts_opened": count("SELECT count(*) FROM accounts WHERE purpose IN ('earnings', 'fee')"),
-            "totals": count("SELECT (SELECT count(*) FROM creator_totals WHERE period = :p) + "
-                            "(SELECT count(*) FROM period_totals WHERE period = :p) + 1"),
+            "totals": count(
+                "SELECT (SELECT count(*) FROM creator_totals WHERE period = :p) + "
+                "(SELECT count(*) FROM period_totals WHERE period = :p) + 1"
+            ),
         }
     deployment_.close()
     return {"check_seconds": seconds, "analyze_seconds": analyze, "breaches": [str(b) for b in breaches], "rows": rows}
@@ -324,10 +378,19 @@ def stage_check(args) -> dict:
 
 # --- stage 4: the raw bulk insert --------------------------------------------------------------
 
+
 def scratch_tables(with_foreign_keys: bool):
     """Tables shaped like the ones settle writes: same columns, types, primary keys, unique and check
     constraints and indexes; with the same foreign keys to the real parent tables, or with none."""
-    from sqlalchemy import CheckConstraint, Column, ForeignKeyConstraint, Index, MetaData, Table, UniqueConstraint
+    from sqlalchemy import (
+        CheckConstraint,
+        Column,
+        ForeignKeyConstraint,
+        Index,
+        MetaData,
+        Table,
+        UniqueConstraint,
+    )
 
     from gateway.storage import schema
 
@@ -338,9 +401,16 @@ def scratch_tables(with_foreign_keys: bool):
     suffix = "fk" if with_foreign_keys else "plain"
     for source in (schema.transactions, schema.postings, schema.receipts, schema.settlements, schema.accounts):
         name = f"scratch_{suffix}_{source.name}"
-        columns = [Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
-                          server_default=c.server_default.arg if c.server_default is not None else None)
-                   for c in source.columns]
+        columns = [
+            Column(
+                c.name,
+                c.type,
+                primary_key=c.primary_key,
+                nullable=c.nullable,
+                server_default=c.server_default.arg if c.server_default is not None else None,
+            )
+            for c in source.columns
+        ]
         extra = []
         for constraint in source.constraints:
             if isinstance(constraint, UniqueConstraint):
@@ -348,10 +418,13 @@ def scratch_tables(with_foreign_keys: bool):
             elif isinstance(constraint, CheckConstraint):
                 extra.append(CheckConstraint(str(constraint.sqltext), name=f"ck_{name}_{len(extra)}"))
             elif isinstance(constraint, ForeignKeyConstraint) and with_foreign_keys:
-                extra.append(ForeignKeyConstraint(
-                    [c.name for c in constraint.columns], [e.target_fullname for e in constraint.elements],
-                    name=f"fk_{name}_{len(extra)}",
-                ))
+                extra.append(
+                    ForeignKeyConstraint(
+                        [c.name for c in constraint.columns],
+                        [e.target_fullname for e in constraint.elements],
+                        name=f"fk_{name}_{len(extra)}",
+                    )
+                )
         for index in source.indexes:
             extra.append(Index(f"ix_{name}_{len(extra)}", *[c.name for c in index.columns]))
         for column in source.columns:
@@ -375,25 +448,64 @@ def insert_rows(engine, counts: dict, with_foreign_keys: bool) -> dict:
     metadata.drop_all(engine, tables=scratch)
     metadata.create_all(engine, tables=scratch)
     with engine.connect() as connection:  # ids that exist: a sequence leaves gaps where a transaction rolled back
-        existing = {name: [row[0] for row in connection.exec_driver_sql(f"SELECT id FROM {name} ORDER BY id")]
-                    for name in ("participants", "accounts", "transactions")}
+        existing = {
+            name: [row[0] for row in connection.exec_driver_sql(f"SELECT id FROM {name} ORDER BY id")]
+            for name in ("participants", "accounts", "transactions")
+        }
         connection.rollback()
     people, accounts_, transactions_ = (len(existing[name]) for name in ("participants", "accounts", "transactions"))
     person, account_, transaction_ = (existing[name].__getitem__ for name in ("participants", "accounts", "transactions"))
     plan = [
-        ("transactions", ("kind", "idempotency_key", "request_hash", "period", "created_at"), counts["transactions"],
-         lambda i, now: ("settlement", f"settle:{PERIOD}:{i}:EUR", "%064x" % (i * 2654435761), PERIOD, now)),
-        ("postings", ("transaction_id", "account_id", "amount"), counts["postings"],
-         lambda i, now: (transaction_(i // 12 % transactions_), account_(i * 7919 % accounts_), i % 997 + 1)),
-        ("receipts", ("period", "funder_id", "currency", "thing_id", "creator_id", "points", "share", "transaction_id"),
-         counts["receipts"],
-         lambda i, now: (PERIOD, i // 10 + 1, "EUR", i % 50_021 + 1, i % 10_007 + 1, i % 5 + 1, i % 331 + 1, transaction_(i // 10 % transactions_))),
-        ("settlements", ("period", "funder_id", "currency", "amount", "status", "flattrs", "fee", "distributed", "unspent", "transaction_id"),
-         counts["settlements"] + counts["settlement_updates"],
-         lambda i, now: (PERIOD, person(i % people), f"C{i // people}", 1000, "done", 10, 100, 900, 0, transaction_(i % transactions_))),
-        ("accounts", ("owner_id", "purpose", "currency", "floor", "balance"),
-         counts["balance_updates"] + counts["accounts_opened"] + counts["totals"],
-         lambda i, now: (person(i % people), f"p{i // people}", "EUR", 0, 1000)),
+        (
+            "transactions",
+            ("kind", "idempotency_key", "request_hash", "period", "created_at"),
+            counts["transactions"],
+            lambda i, now: ("settlement", f"settle:{PERIOD}:{i}:EUR", "%064x" % (i * 2654435761), PERIOD, now),
+        ),
+        (
+            "postings",
+            ("transaction_id", "account_id", "amount"),
+            counts["postings"],
+            lambda i, now: (transaction_(i // 12 % transactions_), account_(i * 7919 % accounts_), i % 997 + 1),
+        ),
+        (
+            "receipts",
+            ("period", "funder_id", "currency", "thing_id", "creator_id", "points", "share", "transaction_id"),
+            counts["receipts"],
+            lambda i, now: (
+                PERIOD,
+                i // 10 + 1,
+                "EUR",
+                i % 50_021 + 1,
+                i % 10_007 + 1,
+                i % 5 + 1,
+                i % 331 + 1,
+                transaction_(i // 10 % transactions_),
+            ),
+        ),
+        (
+            "settlements",
+            ("period", "funder_id", "currency", "amount", "status", "flattrs", "fee", "distributed", "unspent", "transaction_id"),
+            counts["settlements"] + counts["settlement_updates"],
+            lambda i, now: (
+                PERIOD,
+                person(i % people),
+                f"C{i // people}",
+                1000,
+                "done",
+                10,
+                100,
+                900,
+                0,
+                transaction_(i % transactions_),
+            ),
+        ),
+        (
+            "accounts",
+            ("owner_id", "purpose", "currency", "floor", "balance"),
+            counts["balance_updates"] + counts["accounts_opened"] + counts["totals"],
+            lambda i, now: (person(i % people), f"p{i // people}", "EUR", 0, 1000),
+        ),
     ]
     seconds = 0.0
     written = 0
@@ -421,8 +533,12 @@ def stage_insert(args) -> dict:
     plain = insert_rows(engine, counts, with_foreign_keys=False)
     keyed = insert_rows(engine, counts, with_foreign_keys=True)
     engine.dispose()
-    return {"insert_seconds": plain["seconds"], "inserted": plain["rows"],
-            "insert_fk_seconds": keyed["seconds"], "inserted_fk": keyed["rows"]}
+    return {
+        "insert_seconds": plain["seconds"],
+        "inserted": plain["rows"],
+        "insert_fk_seconds": keyed["seconds"],
+        "inserted_fk": keyed["rows"],
+    }
 
 
 # --- the driver --------------------------------------------------------------------------------
@@ -431,10 +547,30 @@ STAGES = {"build": stage_build, "settle": stage_settle, "check": stage_check, "i
 
 
 def child(args, stage: str, *extra: str) -> dict:
-    command = [sys.executable, __file__, "--stage", stage, "--url", args.url, "--workdir", args.workdir,
-               "--funders", str(args.funders), "--flattrs-per-funder", str(args.flattrs_per_funder),
-               "--creators", str(args.creators), "--things", str(args.things), "--seed", str(args.seed),
-               "--batch", str(args.batch), *(["--workers", str(args.workers)] if args.workers else []), *extra]
+    command = [
+        sys.executable,
+        __file__,
+        "--stage",
+        stage,
+        "--url",
+        args.url,
+        "--workdir",
+        args.workdir,
+        "--funders",
+        str(args.funders),
+        "--flattrs-per-funder",
+        str(args.flattrs_per_funder),
+        "--creators",
+        str(args.creators),
+        "--things",
+        str(args.things),
+        "--seed",
+        str(args.seed),
+        "--batch",
+        str(args.batch),
+        *(["--workers", str(args.workers)] if args.workers else []),
+        *extra,
+    ]
     if args.phases:
         command.append("--phases")
     if args.profile and stage == "settle":
@@ -474,8 +610,14 @@ def main(argv=None) -> int:
             args.url = f"sqlite:///{args.workdir}/bench.sqlite3"
         else:
             args.url = args.postgres_url
-        results = {"database": args.database, "funders": args.funders, "flattrs_per_funder": args.flattrs_per_funder,
-                   "creators": args.creators, "things": args.things, "batch": args.batch}
+        results = {
+            "database": args.database,
+            "funders": args.funders,
+            "flattrs_per_funder": args.flattrs_per_funder,
+            "creators": args.creators,
+            "things": args.things,
+            "batch": args.batch,
+        }
         print(f"building {args.funders:,} funders x {args.flattrs_per_funder} flattrs on {args.database} ...", file=sys.stderr)
         results.update(child(args, "build"))
         print(f"  built in {results['build_seconds']:.1f} s; settling ...", file=sys.stderr)
@@ -483,7 +625,9 @@ def main(argv=None) -> int:
         print(f"  settled in {results['settle_seconds']:.1f} s; checking ...", file=sys.stderr)
         results.update(child(args, "check"))
         results["rows_written"] = sum(results["rows"].values())
-        print(f"  checked in {results['check_seconds']:.1f} s; raw insert of {results['rows_written']:,} rows ...", file=sys.stderr)
+        print(
+            f"  checked in {results['check_seconds']:.1f} s; raw insert of {results['rows_written']:,} rows ...", file=sys.stderr
+        )
         results.update(child(args, "insert", "--rows", json.dumps(results["rows"])))
         results["ratio"] = results["settle_seconds"] / results["insert_seconds"]
         results["ratio_fk"] = results["settle_seconds"] / results["insert_fk_seconds"]
@@ -497,16 +641,22 @@ def main(argv=None) -> int:
 
 def print_table(r: dict) -> None:
     print()
-    print("| database | funders | flattrs | rows written | settle s | insert s | settle/insert "
-          "| insert with FKs s | settle/insert with FKs | peak RSS MiB | check s | ledger check |")
+    print(
+        "| database | funders | flattrs | rows written | settle s | insert s | settle/insert "
+        "| insert with FKs s | settle/insert with FKs | peak RSS MiB | check s | ledger check |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    print(f"| {r['database']} | {r['funders']:,} | {r['flattrs']:,} | {r['rows_written']:,} | {r['settle_seconds']:.1f} "
-          f"| {r['insert_seconds']:.1f} | {r['ratio']:.2f} | {r['insert_fk_seconds']:.1f} | {r['ratio_fk']:.2f} "
-          f"| {r['peak_rss_mib']:.0f} | {r['check_seconds']:.1f} "
-          f"| {'passed' if not r['breaches'] else 'FAILED: ' + '; '.join(r['breaches'][:3])} |")
+    print(
+        f"| {r['database']} | {r['funders']:,} | {r['flattrs']:,} | {r['rows_written']:,} | {r['settle_seconds']:.1f} "
+        f"| {r['insert_seconds']:.1f} | {r['ratio']:.2f} | {r['insert_fk_seconds']:.1f} | {r['ratio_fk']:.2f} "
+        f"| {r['peak_rss_mib']:.0f} | {r['check_seconds']:.1f} "
+        f"| {'passed' if not r['breaches'] else 'FAILED: ' + '; '.join(r['breaches'][:3])} |"
+    )
     print()
-    print(f"build {r['build_seconds']:.1f} s; settle CPU (client process) {r['settle_cpu_seconds']:.1f} s"
-          + (f"; ANALYZE before the check {r['analyze_seconds']:.1f} s" if r["analyze_seconds"] else ""))
+    print(
+        f"build {r['build_seconds']:.1f} s; settle CPU (client process) {r['settle_cpu_seconds']:.1f} s"
+        + (f"; ANALYZE before the check {r['analyze_seconds']:.1f} s" if r["analyze_seconds"] else "")
+    )
     print("rows written: " + ", ".join(f"{name} {count:,}" for name, count in r["rows"].items()))
     if "phases" in r:
         print()

@@ -1,9 +1,9 @@
 """Currency plugins (fiat, mutual credit, time, demurrage) and exchange rates."""
 
-from .kind import CurrencyKind
-from .rates import ChainedRates, Rate, RateProvider, StaticRates, convert
-from .registry import CurrencyRegistry, build_unit, load_kinds
-from .unit import CurrencyUnit, Demurrage
+from currencies.kind import CurrencyKind
+from currencies.rates import ChainedRates, Rate, RateProvider, StaticRates, convert
+from currencies.registry import CurrencyRegistry, build_unit, load_kinds
+from currencies.unit import CurrencyUnit, Demurrage
 
 __all__ = [
     "ChainedRates",

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from currencies.kind import community_unit, decimal_option, decimals_option, int_option, reject_unknown
+from currencies.unit import CurrencyUnit, Demurrage
 from gateway.errors import ConfigError
-
-from .kind import community_unit, decimal_option, decimals_option, int_option, reject_unknown
-from .unit import CurrencyUnit, Demurrage
 
 
 class DemurrageKind:

@@ -16,15 +16,14 @@ from datetime import date
 from decimal import Decimal, localcontext
 from functools import cached_property
 
+from currencies.rates import Rate
 from gateway.errors import ValidationError
-
-from .rates import Rate
 
 
 def _history_file() -> str:
     from currency_converter import currency_converter
 
-    return currency_converter.CURRENCY_FILE
+    return str(currency_converter.CURRENCY_FILE)
 
 
 class EcbRates:

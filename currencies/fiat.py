@@ -7,10 +7,9 @@ from typing import Any
 
 import moneyed
 
+from currencies.kind import reject_unknown
+from currencies.unit import CurrencyUnit
 from gateway.errors import ConfigError
-
-from .kind import reject_unknown
-from .unit import CurrencyUnit
 
 
 class FiatKind:

@@ -9,9 +9,8 @@ from typing import Any, ClassVar, Protocol
 import moneyed
 from moneyed import Currency
 
+from currencies.unit import CurrencyUnit
 from gateway.errors import ConfigError
-
-from .unit import CurrencyUnit
 
 
 class CurrencyKind(Protocol):
@@ -36,8 +35,13 @@ def community_currency(code: str, minor_per_major: int, name: str) -> Currency:
 
 
 def community_unit(
-    kind: str, code: str, options: Mapping[str, Any], minor_per_major: int, default_name: str,
-    unit_class: type[CurrencyUnit] = CurrencyUnit, **fields: Any,
+    kind: str,
+    code: str,
+    options: Mapping[str, Any],
+    minor_per_major: int,
+    default_name: str,
+    unit_class: type[CurrencyUnit] = CurrencyUnit,
+    **fields: Any,
 ) -> CurrencyUnit:
     """A unit of a non-ISO currency, registered with py-moneyed under its code."""
     currency = community_currency(code, minor_per_major, str(options.get("name", default_name)))
@@ -46,7 +50,7 @@ def community_unit(
 
 def decimals_option(code: str, options: Mapping[str, Any]) -> int:
     """Minor units per unit from the ``decimals`` option (2 by default)."""
-    return 10 ** int_option(code, options, "decimals", 2)
+    return int(10 ** int_option(code, options, "decimals", 2))
 
 
 def decimal_option(code: str, options: Mapping[str, Any], key: str, default: str | None = None) -> Decimal:

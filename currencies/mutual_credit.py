@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .kind import community_unit, credit_floor, decimals_option, reject_unknown
-from .unit import CurrencyUnit
+from currencies.kind import community_unit, credit_floor, decimals_option, reject_unknown
+from currencies.unit import CurrencyUnit
 
 
 class MutualCreditKind:

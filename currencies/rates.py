@@ -12,9 +12,8 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Protocol
 
+from currencies.unit import CurrencyUnit
 from gateway.errors import ValidationError
-
-from .unit import CurrencyUnit
 
 
 @dataclass(frozen=True)

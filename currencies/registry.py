@@ -8,10 +8,9 @@ from typing import Any
 
 from moneyed import Money
 
+from currencies.kind import CurrencyKind
+from currencies.unit import CurrencyUnit
 from gateway.errors import ConfigError, CurrencyNotEnabled
-
-from .kind import CurrencyKind
-from .unit import CurrencyUnit
 
 ENTRY_POINT_GROUP = "gateway.currencies"
 

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from currencies.kind import community_unit, credit_floor, reject_unknown
+from currencies.unit import CurrencyUnit
 from gateway.errors import ValidationError
-
-from .kind import community_unit, credit_floor, reject_unknown
-from .unit import CurrencyUnit
 
 MINUTES_PER_HOUR = 60
 

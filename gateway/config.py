@@ -7,12 +7,12 @@ line naming the file, the key and what is wrong (``ConfigError``).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
-from importlib.metadata import entry_points
 from dataclasses import dataclass
-import datetime as dt
 from decimal import Decimal
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,16 +20,15 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from currencies import CurrencyRegistry, CurrencyUnit, build_unit, load_kinds
+from gateway.errors import ConfigError, GatewayError
 
-from .errors import ConfigError, GatewayError
-from .periods import PeriodLength
-
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "default.toml"  # the embedded default, shipped in the package
 ENV_CONFIG = "GATEWAY_CONFIG"
 ENV_DATABASE_URL = "GATEWAY_DATABASE_URL"
 RAILS_ENTRY_POINTS = "gateway.rails"
 
 Amount = str | int | Decimal
+PeriodLength = Literal["month", "week"]  # how long a deployment's periods are: a month, or an ISO week
 
 
 class _Strict(BaseModel):
@@ -44,7 +43,7 @@ class _Platform(_Strict):
     name: str = "Flattr gateway"
     default_currency: str
     fee: Decimal = Field(ge=0, lt=1)
-    period: Literal["month", "week"] = "month"
+    period: PeriodLength = "month"
     weighted_points: bool = False
     max_points: int = Field(default=1, ge=1, le=1000)
     unspent: str = "return"
@@ -162,7 +161,7 @@ class Settings:
         return self.unspent.split(":", 1)[1] if self.unspent.startswith("account:") else None
 
 
-def config_path(explicit: str | os.PathLike | None = None) -> Path:
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     if explicit:
         return Path(explicit)
     if os.environ.get(ENV_CONFIG):
@@ -170,7 +169,7 @@ def config_path(explicit: str | os.PathLike | None = None) -> Path:
     return DEFAULT_CONFIG
 
 
-def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Settings:
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
     """Read and check a deployment file; ``overrides`` replace keys of ``[platform]`` or ``database_url``."""
     source = config_path(path)
     try:
@@ -264,6 +263,6 @@ def _static_rates(table: dict[str, Decimal]) -> dict[tuple[str, str], Decimal]:
     for pair, value in table.items():
         base, _, quote = pair.partition("/")
         if not base or not quote or value <= 0:
-            raise ConfigError(f"rates.static.{pair}: write pairs as \"EUR/USD\" = \"1.10\", with a positive rate")
+            raise ConfigError(f'rates.static.{pair}: write pairs as "EUR/USD" = "1.10", with a positive rate')
         rates[base, quote] = value
     return rates

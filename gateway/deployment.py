@@ -13,11 +13,10 @@ from sqlalchemy import Engine
 from adapters import Rail, load_rails
 from currencies import ChainedRates, CurrencyRegistry, RateProvider, StaticRates
 from currencies.ecb import EcbRates
-
-from .clock import Clock, SystemClock
-from .config import Settings
-from .errors import RailNotEnabled
-from .storage.engine import make_engine
+from gateway.clock import Clock, SystemClock
+from gateway.config import Settings
+from gateway.errors import RailNotEnabled
+from gateway.storage.engine import make_engine, single_writer
 
 
 @dataclass
@@ -31,6 +30,11 @@ class Deployment:
     @property
     def currencies(self) -> CurrencyRegistry:
         return self.settings.currencies
+
+    @property
+    def single_writer(self) -> bool:
+        """Whether the database writes one transaction at a time (SQLite): more writers side by side only queue."""
+        return single_writer(self.engine)
 
     def rail(self, name: str) -> Rail:
         try:

@@ -1,7 +1,20 @@
-"""The one exception hierarchy of the gateway.
+"""The one exception tree of the gateway.
 
 Every error a user can cause carries a stable ``code`` (the problem type the
-HTTP layer will serve, the word the CLI prints) and a one-line message.
+HTTP layer serves, the word the CLI prints) and a one-line message. Errors
+are grouped by cause, so a caller can catch a whole kind (``ValidationError``,
+``Forbidden``) and the HTTP status follows from the group:
+
+- ``BadRequest`` (400): a request the API cannot read at all.
+- ``ValidationError`` (422): input that cannot be accepted as it is.
+- ``Unauthorized`` (401) and ``Forbidden`` (403): who is asking, and what they may do.
+- ``NotFound`` (404): no such thing, or none the caller may see.
+- ``Conflict`` (409): the state the request needs has changed.
+- ``PaymentRequired`` (402): not enough money for it.
+- ``RateLimited`` (429).
+- ``ConfigError``: the deployment file or the database's schema is wrong; start-up stops.
+- ``LedgerBreach`` (500): an invariant of the ledger does not hold; never a user's doing.
+
 Nothing below the CLI and HTTP layers formats errors for people.
 """
 
@@ -26,9 +39,21 @@ class GatewayError(Exception):
 
 
 class ConfigError(GatewayError):
-    """The deployment file is wrong; start-up stops."""
+    """The deployment file is wrong, or the database is not at this release's schema; start-up stops."""
 
     code = "config_error"
+
+
+class BadRequest(GatewayError):
+    """A request the API cannot read: not JSON, too large."""
+
+    code = "bad_request"
+    status = 400
+
+
+class UnsupportedMediaType(BadRequest):
+    code = "unsupported_media_type"
+    status = 415
 
 
 class ValidationError(GatewayError):
@@ -38,8 +63,26 @@ class ValidationError(GatewayError):
     status = 422
 
 
+class BelowMinimum(ValidationError):
+    code = "below_minimum"
+
+
+class CurrencyNotEnabled(ValidationError):
+    code = "currency_not_enabled"
+
+
+class RailNotEnabled(ValidationError):
+    code = "rail_not_enabled"
+
+
+class IdempotencyKeyReused(ValidationError):
+    """The same idempotency key came back with different content."""
+
+    code = "idempotency_key_reused"
+
+
 class Unauthorized(GatewayError):
-    """No valid credentials: sign in, or send a token."""
+    """Who is calling is unknown: sign in, or send a token."""
 
     code = "unauthorized"
     status = 401
@@ -56,8 +99,14 @@ class TotpRequired(Unauthorized):
 
 
 class Forbidden(GatewayError):
+    """The caller is known, and may not do this."""
+
     code = "forbidden"
     status = 403
+
+
+class OwnThing(Forbidden):
+    code = "own_thing"
 
 
 class NotTheCreatorsSite(Forbidden):
@@ -70,11 +119,6 @@ class CsrfFailed(Forbidden):
     code = "csrf_failed"
 
 
-class RateLimited(GatewayError):
-    code = "rate_limited"
-    status = 429
-
-
 class NotFound(GatewayError):
     code = "not_found"
     status = 404
@@ -85,37 +129,8 @@ class Conflict(GatewayError):
     status = 409
 
 
-class CurrencyNotEnabled(GatewayError):
-    code = "currency_not_enabled"
-    status = 422
-
-
-class RailNotEnabled(GatewayError):
-    code = "rail_not_enabled"
-    status = 422
-
-
 class AlreadyFlattred(Conflict):
     code = "already_flattred"
-
-
-class OwnThing(GatewayError):
-    code = "own_thing"
-    status = 403
-
-
-class NoMeans(GatewayError):
-    code = "no_means"
-    status = 402
-
-
-class InsufficientFunds(GatewayError):
-    code = "insufficient_funds"
-    status = 402
-
-
-class BelowMinimum(ValidationError):
-    code = "below_minimum"
 
 
 class PeriodClosed(Conflict):
@@ -126,18 +141,30 @@ class PeriodNotEnded(Conflict):
     code = "period_not_ended"
 
 
-class IdempotencyKeyReused(GatewayError):
-    """The same idempotency key came back with different content."""
+class LastOperator(Conflict):
+    """A change that would leave the deployment without an operator who can sign in."""
 
-    code = "idempotency_key_reused"
-    status = 422
+    code = "last_operator"
 
 
-class RailError(GatewayError):
-    """A rail (payment provider) refused or failed an operation."""
+class PaymentRequired(GatewayError):
+    """Not enough money for what was asked."""
 
-    code = "rail_error"
-    status = 502
+    code = "payment_required"
+    status = 402
+
+
+class NoMeans(PaymentRequired):
+    code = "no_means"
+
+
+class InsufficientFunds(PaymentRequired):
+    code = "insufficient_funds"
+
+
+class RateLimited(GatewayError):
+    code = "rate_limited"
+    status = 429
 
 
 class LedgerBreach(GatewayError):

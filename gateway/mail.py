@@ -17,7 +17,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol
 
-from .config import MailSettings, Settings
+from gateway.config import MailSettings, Settings
 
 SMTP_TIMEOUT = 30  # seconds
 _sequence = itertools.count()
@@ -42,7 +42,7 @@ def compose(sender: str, to: str, subject: str, body: str) -> EmailMessage:
 class OutboxMailer:
     """Writes each message into a folder as ``<nanoseconds>-<pid>-<n>.eml``."""
 
-    def __init__(self, folder: str | os.PathLike, sender: str) -> None:
+    def __init__(self, folder: str | os.PathLike[str], sender: str) -> None:
         self.folder = Path(folder)
         self.sender = sender
 
@@ -61,7 +61,7 @@ class SmtpMailer:
     def send(self, to: str, subject: str, body: str) -> None:
         settings = self.settings
         message = compose(settings.sender, to, subject, body)
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT) as smtp:
+        with smtplib.SMTP(settings.smtp_host or "localhost", settings.smtp_port, timeout=SMTP_TIMEOUT) as smtp:
             if settings.smtp_starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if settings.smtp_user:

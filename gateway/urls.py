@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
-from .errors import ValidationError
+from gateway.errors import ValidationError
 
 MAX_URL = 2000
 MAX_SITES = 10
@@ -16,8 +16,9 @@ MAX_SITE = 200
 def check_thing_url(url: str) -> str:
     """An http(s) address with no space, control character or backslash (which browsers read as ``/``)."""
     if not re.fullmatch(r"https?://[^/\x00-\x20\x7f\\]+[^\x00-\x20\x7f\\]*", url or "") or len(url) > MAX_URL:
-        raise ValidationError(f"a thing's url is an http(s) address of at most {MAX_URL} characters, "
-                              "with no space or backslash", field="url")
+        raise ValidationError(
+            f"a thing's url is an http(s) address of at most {MAX_URL} characters, with no space or backslash", field="url"
+        )
     return url
 
 
@@ -31,8 +32,9 @@ def clean_sites(sites: Iterable[str]) -> list[str]:
     for site in sites:
         parts = urlsplit((site or "").strip())
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or len(site) > MAX_SITE:
-            raise ValidationError(f"a site is an http(s) address of at most {MAX_SITE} characters, with no query",
-                                  field="auto_submit_sites")
+            raise ValidationError(
+                f"a site is an http(s) address of at most {MAX_SITE} characters, with no query", field="auto_submit_sites"
+            )
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         cleaned.append(f"{parts.scheme}://{parts.netloc.lower()}{path}")
     cleaned = sorted(set(cleaned))

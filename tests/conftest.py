@@ -14,8 +14,15 @@ import pytest
 
 from gateway.storage.engine import make_engine
 from gateway.storage.migrate import upgrade
-
-from .support import POSTGRES_URL, config, make, postgres_reachable, reset_postgres, sqlite_copy, truncate_postgres
+from tests.support import (
+    POSTGRES_URL,
+    config,
+    make,
+    postgres_reachable,
+    reset_postgres,
+    sqlite_copy,
+    truncate_postgres,
+)
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,10 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 
-from gateway.usecases.accounts import OPERATOR, SCOPES, create_access_token, set_role
-from gateway.usecases.registry import register_participant
+from gateway.usecases.identity.principal import OPERATOR, SCOPES
+from gateway.usecases.identity.roles import set_role
+from gateway.usecases.identity.tokens import create_access_token
+from gateway.usecases.participants import register_participant
 
 
 @dataclass
@@ -59,17 +61,27 @@ def member(deployment, handle: str, currency: str = "EUR", role: str = "member")
 
 async def top_up(client: TestClient, user: User, amount: str = "5.00", currency: str = "EUR") -> None:
     """Put money in ``user``'s wallet through the sandbox rail (enough to flattr, by default)."""
-    response = await client.post("/api/v1/me/top-ups", json={"amount": {"amount": amount, "currency": currency}},
-                                 headers={**user.auth, "Idempotency-Key": uuid.uuid4().hex})
+    response = await client.post(
+        "/api/v1/me/top-ups",
+        json={"amount": {"amount": amount, "currency": currency}},
+        headers={**user.auth, "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert response.status == 201, await response.text()
 
 
-async def sign_up(client: TestClient, outbox: Path, handle: str, currency: str = "EUR",
-                  scopes=("read", "flattr", "money", "things", "account")) -> User:
+async def sign_up(
+    client: TestClient, outbox: Path, handle: str, currency: str = "EUR", scopes=("read", "flattr", "money", "things", "account")
+) -> User:
     address = f"{handle}@example.org"
-    response = await client.post("/api/v1/accounts", json={
-        "handle": handle, "email": address, "password": "correct horse battery", "preferred_currency": currency,
-    })
+    response = await client.post(
+        "/api/v1/accounts",
+        json={
+            "handle": handle,
+            "email": address,
+            "password": "correct horse battery",
+            "preferred_currency": currency,
+        },
+    )
     assert response.status == 201, await response.text()
     profile = await response.json()
     verified = await client.post("/api/v1/email-verification", json={"token": mailed_token(outbox, address)})
@@ -77,8 +89,9 @@ async def sign_up(client: TestClient, outbox: Path, handle: str, currency: str =
     session = await client.post("/api/v1/session", json={"login": handle, "password": "correct horse battery"})
     assert session.status == 201, await session.text()
     csrf = (await session.json())["csrf_token"]
-    created = await client.post("/api/v1/me/tokens", json={"name": "tests", "scopes": list(scopes)},
-                                headers={"X-CSRF-Token": csrf})
+    created = await client.post(
+        "/api/v1/me/tokens", json={"name": "tests", "scopes": list(scopes)}, headers={"X-CSRF-Token": csrf}
+    )
     assert created.status == 201, await created.text()
     token = (await created.json())["token"]
     client.session.cookie_jar.clear()  # from here on, the token speaks
@@ -90,18 +103,23 @@ async def operator(client: TestClient, outbox: Path, deployment, handle: str = "
     set_role(deployment, user.id, "operator")
     session = await client.post("/api/v1/session", json={"login": handle, "password": "correct horse battery"})
     csrf = (await session.json())["csrf_token"]
-    created = await client.post("/api/v1/me/tokens", json={"name": "ops", "scopes": ["read", "operator"]},
-                                headers={"X-CSRF-Token": csrf})
+    created = await client.post(
+        "/api/v1/me/tokens", json={"name": "ops", "scopes": ["read", "operator"]}, headers={"X-CSRF-Token": csrf}
+    )
     assert created.status == 201, await created.text()
     client.session.cookie_jar.clear()
     return User(user.id, handle, (await created.json())["token"])
 
 
-async def settle_and_wait(client: TestClient, operator_: User, period: str | None = None, key: str | None = None,
-                          timeout: float = 60.0) -> dict:
+async def settle_and_wait(
+    client: TestClient, operator_: User, period: str | None = None, key: str | None = None, timeout: float = 60.0
+) -> dict:
     """Start settling ``period`` (by default the last that ended), poll its status until it is closed, and return its report."""
-    response = await client.post("/api/v1/operator/settle", json={"period": period} if period else {},
-                                 headers={**operator_.auth, "Idempotency-Key": key or uuid.uuid4().hex})
+    response = await client.post(
+        "/api/v1/operator/settle",
+        json={"period": period} if period else {},
+        headers={**operator_.auth, "Idempotency-Key": key or uuid.uuid4().hex},
+    )
     assert response.status == 202, await response.text()
     status = await response.json()
     deadline = asyncio.get_running_loop().time() + timeout

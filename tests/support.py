@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from moneyed import Money
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from gateway.clock import FixedClock
 from gateway.config import settings_from_dict
@@ -23,9 +23,9 @@ from gateway.storage.schema import metadata
 POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 # A day inside the October 2026 period, and a moment after it ended.
-OCTOBER = datetime(2026, 10, 15, 12, 0, tzinfo=timezone.utc)
-NOVEMBER = datetime(2026, 11, 1, 0, 5, tzinfo=timezone.utc)
-DECEMBER = datetime(2026, 12, 2, 0, 5, tzinfo=timezone.utc)
+OCTOBER = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
+NOVEMBER = datetime(2026, 11, 1, 0, 5, tzinfo=UTC)
+DECEMBER = datetime(2026, 12, 2, 0, 5, tzinfo=UTC)
 
 BASE_CONFIG: dict[str, Any] = {
     "platform": {
@@ -46,14 +46,29 @@ BASE_CONFIG: dict[str, Any] = {
         "KWD": {"kind": "fiat", "minimum_budget": "1.000", "minimum_withdrawal": "1.000"},
         "LETS": {"kind": "mutual_credit", "credit_limit": "100", "minimum_budget": "5", "fee": "0"},
         "HOUR": {"kind": "time", "credit_limit": "10", "minimum_budget": "0:30", "fee": "0"},
-        "WOE": {"kind": "demurrage", "rate": "0.01", "every_months": 1, "fund": "community-fund",
-                "minimum_budget": "2.00", "fee": "0"},
-        "CHI": {"kind": "demurrage", "rate": "0.02", "every_months": 3, "fund": "community-fund",
-                "minimum_budget": "2.00", "fee": "0"},
+        "WOE": {
+            "kind": "demurrage",
+            "rate": "0.01",
+            "every_months": 1,
+            "fund": "community-fund",
+            "minimum_budget": "2.00",
+            "fee": "0",
+        },
+        "CHI": {
+            "kind": "demurrage",
+            "rate": "0.02",
+            "every_months": 3,
+            "fund": "community-fund",
+            "minimum_budget": "2.00",
+            "fee": "0",
+        },
     },
     "rails": {"sandbox": {"currencies": ["EUR", "USD", "JPY", "KWD", "WOE", "CHI"]}},
-    "rates": {"providers": ["static"], "date": "2026-10-30",
-              "static": {"EUR/USD": Decimal("1.1172"), "EUR/JPY": Decimal("175.68"), "EUR/KWD": Decimal("0.3421")}},
+    "rates": {
+        "providers": ["static"],
+        "date": "2026-10-30",
+        "static": {"EUR/USD": Decimal("1.1172"), "EUR/JPY": Decimal("175.68"), "EUR/KWD": Decimal("0.3421")},
+    },
 }
 
 
@@ -84,10 +99,48 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-def truncate_postgres(engine) -> None:
+def truncate_tables(connection) -> None:
+    """PostgreSQL: every table of the schema emptied and its ids restarted, in the connection's transaction."""
     names = ", ".join(table.name for table in metadata.sorted_tables)
+    connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+def truncate_postgres(engine) -> None:
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        truncate_tables(connection)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def write_toml(path: Path, data: dict[str, dict[str, Any]]) -> Path:
+    """``data`` written as a TOML file: each key a table, a dict in a table its sub-table (the shape of a deployment file)."""
+    lines: list[str] = []
+
+    def table(name: str, values: dict[str, Any]) -> None:
+        if lines:
+            lines.append("")
+        lines.append(f"[{name}]")
+        for key, value in values.items():
+            if not isinstance(value, dict):
+                lines.append(f"{key} = {_toml_value(value)}")
+        for key, value in values.items():
+            if isinstance(value, dict):
+                table(f"{name}.{key}", value)
+
+    for name, values in data.items():
+        table(name, values)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def sqlite_copy(template: Path, target: Path) -> str:
@@ -95,9 +148,9 @@ def sqlite_copy(template: Path, target: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def make(url: str, data: dict[str, Any] | None = None, moment: datetime = OCTOBER) -> Deployment:
+def make(url: str, data: dict[str, Any] | None = None, moment: datetime = OCTOBER, engine: Engine | None = None) -> Deployment:
     settings = settings_from_dict(data or config(), database_url=url)
-    return open_deployment(settings, clock=FixedClock(moment))
+    return open_deployment(settings, clock=FixedClock(moment), engine=engine)
 
 
 def eur(amount: str) -> Money:

@@ -21,32 +21,29 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.storage.engine import reading
-from gateway.storage.schema import access_tokens, credentials, email_tokens, participants, sessions
-from gateway.usecases.accounts import (
-    SCOPES,
-    authenticate_session,
+from gateway.storage.schema import (
+    access_tokens,
+    credentials,
+    email_tokens,
+    participants,
+    sessions,
+)
+from gateway.usecases.identity.passwords import request_password_reset, reset_password
+from gateway.usecases.identity.principal import SCOPES
+from gateway.usecases.identity.profile import profile, update_profile
+from gateway.usecases.identity.roles import freeze, set_role
+from gateway.usecases.identity.sessions import authenticate_session, log_in, log_out
+from gateway.usecases.identity.signup import sign_up, verify_email
+from gateway.usecases.identity.tokens import (
     authenticate_token,
     authenticate_tokens,
-    begin_totp,
-    confirm_totp,
     create_access_token,
-    disable_totp,
-    freeze,
     list_access_tokens,
-    log_in,
-    log_out,
-    profile,
-    request_password_reset,
-    reset_password,
     revoke_access_token,
-    set_role,
-    sign_up,
-    update_profile,
-    verify_email,
 )
-
-from .http_support import mailed_token
-from .support import OCTOBER
+from gateway.usecases.identity.totp import begin_totp, confirm_totp, disable_totp
+from tests.http_support import mailed_token
+from tests.support import OCTOBER
 
 PASSWORD = "correct horse battery"
 
@@ -108,18 +105,21 @@ def test_handles_and_addresses_are_taken_once_whatever_their_case(deployment):
         assert connection.execute(select(func.count()).select_from(participants)).scalar() == 2
 
 
-@pytest.mark.parametrize("handle, address, password, options, error", [
-    ("bad handle", "a@example.org", PASSWORD, {}, ValidationError),
-    ("platform", "a@example.org", PASSWORD, {}, ValidationError),
-    ("ok", "not-an-address", PASSWORD, {}, ValidationError),
-    ("ok", "a@localhost", PASSWORD, {}, ValidationError),
-    ("ok", "a@example.org,b@example.org", PASSWORD, {}, ValidationError),
-    ("ok", "a@example.org\r\nBcc: b@example.org", PASSWORD, {}, ValidationError),
-    ("ok", "a@example.org", "too short", {}, ValidationError),
-    ("ok", "a@example.org", "x" * 201, {}, ValidationError),
-    ("ok", "a@example.org", PASSWORD, {"language": "de"}, ValidationError),
-    ("ok", "a@example.org", PASSWORD, {"preferred_currency": "XYZ"}, CurrencyNotEnabled),
-])
+@pytest.mark.parametrize(
+    "handle, address, password, options, error",
+    [
+        ("bad handle", "a@example.org", PASSWORD, {}, ValidationError),
+        ("platform", "a@example.org", PASSWORD, {}, ValidationError),
+        ("ok", "not-an-address", PASSWORD, {}, ValidationError),
+        ("ok", "a@localhost", PASSWORD, {}, ValidationError),
+        ("ok", "a@example.org,b@example.org", PASSWORD, {}, ValidationError),
+        ("ok", "a@example.org\r\nBcc: b@example.org", PASSWORD, {}, ValidationError),
+        ("ok", "a@example.org", "too short", {}, ValidationError),
+        ("ok", "a@example.org", "x" * 201, {}, ValidationError),
+        ("ok", "a@example.org", PASSWORD, {"language": "de"}, ValidationError),
+        ("ok", "a@example.org", PASSWORD, {"preferred_currency": "XYZ"}, CurrencyNotEnabled),
+    ],
+)
 def test_bad_sign_ups_are_refused(deployment, outbox, handle, address, password, options, error):
     with pytest.raises(error):
         sign_up(deployment, handle, address, password, **options)
@@ -183,10 +183,19 @@ def test_tokens_are_made_listed_used_and_revoked(deployment):
     assert secret.startswith("fgw_")
     [listed] = list_access_tokens(deployment, fan)
     assert (listed.id, listed.name, listed.scopes, listed.created_at, listed.last_used_at) == (
-        token_id, "my script", frozenset({"read", "flattr"}), OCTOBER, None)
+        token_id,
+        "my script",
+        frozenset({"read", "flattr"}),
+        OCTOBER,
+        None,
+    )
     principal = authenticate_token(deployment, secret)
     assert (principal.participant_id, principal.scopes, principal.via, principal.csrf_token) == (
-        fan, frozenset({"read", "flattr"}), "token", None)
+        fan,
+        frozenset({"read", "flattr"}),
+        "token",
+        None,
+    )
     assert list_access_tokens(deployment, fan)[0].last_used_at == OCTOBER
     revoke_access_token(deployment, fan, token_id)
     assert authenticate_token(deployment, secret) is None
@@ -203,8 +212,7 @@ def test_tokens_are_checked_many_at_once(deployment):
     _, others = create_access_token(deployment, other, "t", ["flattr"])
     freeze(deployment, other)
     principals = authenticate_tokens(deployment, [fans, revoked, "fgw_unknown", "", others, fans])
-    assert [p and (p.participant_id, p.scopes) for p in principals] == [
-        (fan, {"read"}), None, None, None, None, (fan, {"read"})]
+    assert [p and (p.participant_id, p.scopes) for p in principals] == [(fan, {"read"}), None, None, None, None, (fan, {"read"})]
     assert authenticate_tokens(deployment, []) == []
 
 

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moneyed import Money
 
-from gateway.allocation import allocate, allocate_minor, fee_of, split
-from gateway.demurrage import demurrage_charges
-from gateway.periods import parse_period
+from gateway.core.allocation import allocate, allocate_minor, fee_of, split
+from gateway.core.demurrage import demurrage_charges
+from gateway.core.periods import parse_period
 
 TEN_PERCENT = Decimal("0.10")
 

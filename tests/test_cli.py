@@ -76,8 +76,15 @@ def test_commands_refuse_an_unmigrated_database(tmp_path):
 
 
 def test_every_command_has_help():
-    for args in (["--help"], ["demo", "--help"], ["settle", "--help"], ["ledger", "check", "--help"],
-                 ["db", "upgrade", "--help"], ["currencies", "--help"], ["report", "--help"]):
+    for args in (
+        ["--help"],
+        ["demo", "--help"],
+        ["settle", "--help"],
+        ["ledger", "check", "--help"],
+        ["db", "upgrade", "--help"],
+        ["currencies", "--help"],
+        ["report", "--help"],
+    ):
         result = gateway(*args)
         assert result.returncode == 0 and "usage: gateway" in result.stdout
 
@@ -101,9 +108,22 @@ def test_serve_answers_on_loopback_and_stops_on_sigterm(tmp_path, processes):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli.main", "--database-url", url, "serve", "--port", str(port),
-         "--processes", str(processes)],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli.main",
+            "--database-url",
+            url,
+            "serve",
+            "--port",
+            str(port),
+            "--processes",
+            str(processes),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -113,7 +133,9 @@ def test_serve_answers_on_loopback_and_stops_on_sigterm(tmp_path, processes):
                     assert json.load(answer)["openapi"].startswith("3.1")
                 break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, server.stderr.read() if server.poll() is not None else "timeout"
+                assert server.poll() is None and time.monotonic() < deadline, (
+                    server.stderr.read() if server.poll() is not None else "timeout"
+                )
                 time.sleep(0.1)
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0

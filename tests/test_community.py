@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from moneyed import Money
 from sqlalchemy import select
 
-from gateway.audit import check_ledger
-from gateway.periods import parse_period
-from gateway.settlement import settle
+from gateway.core.check import check_ledger
+from gateway.core.periods import parse_period
 from gateway.storage.schema import accounts, participants, transactions
 from gateway.usecases.budgets import set_budget
 from gateway.usecases.flattr import flattr
-from gateway.usecases.registry import register_participant, register_thing
+from gateway.usecases.participants import register_participant
+from gateway.usecases.settlement import settle
+from gateway.usecases.things import register_thing
 from gateway.usecases.top_up import top_up
-
-from .support import NOVEMBER, config
+from tests.support import NOVEMBER, config
 
 OCTOBER = parse_period("2026-10", "month")
 
@@ -111,7 +111,7 @@ def test_quarterly_demurrage_falls_due_at_the_end_of_december(deployment):
 
 
 def test_weekly_periods(deployment_factory):
-    moment = datetime(2026, 11, 18, 12, tzinfo=timezone.utc)
+    moment = datetime(2026, 11, 18, 12, tzinfo=UTC)
     deployment = deployment_factory(config(period="week"), moment=moment)
     fan = register_participant(deployment, "fan")
     maker = register_participant(deployment, "maker")

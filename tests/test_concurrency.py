@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from gateway.audit import check_ledger
+from gateway.core.check import check_ledger
 from gateway.deployment import open_deployment
 from gateway.errors import GatewayError
 from gateway.storage.engine import make_engine
 from gateway.storage.schema import accounts, top_ups, transactions, withdrawals
-from gateway.usecases.accounts import begin_totp, confirm_totp, log_in
-from gateway.usecases.registry import register_participant
+from gateway.usecases.identity.sessions import log_in
+from gateway.usecases.identity.totp import begin_totp, confirm_totp
+from gateway.usecases.participants import register_participant
 from gateway.usecases.top_up import top_up
 from gateway.usecases.withdraw import withdraw
-
-from .support import eur
-from .test_accounts import PASSWORD, code_now, join
-from .test_money_flows import balance_of, earnings
+from tests.support import eur
+from tests.test_accounts import PASSWORD, code_now, join
+from tests.test_money_flows import balance_of, earnings
 
 pytestmark = pytest.mark.slow
 

@@ -6,12 +6,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from currencies import StaticRates, convert, load_kinds
 from currencies.ecb import EcbRates
 from gateway.config import settings_from_dict
 from gateway.errors import ConfigError, CurrencyNotEnabled, ValidationError
-
-from .support import config
+from tests.support import config
 
 SETTINGS = settings_from_dict(config())
 
@@ -31,7 +31,9 @@ def test_fiat_minor_units(code, text, minor):
     assert unit(code).to_minor(unit(code).from_minor(minor)) == minor
 
 
-@pytest.mark.parametrize("code, text", [("JPY", "1.5"), ("EUR", "1.005"), ("EUR", "1e3"), ("EUR", "abc"), ("EUR", "NaN"), ("EUR", "")])
+@pytest.mark.parametrize(
+    "code, text", [("JPY", "1.5"), ("EUR", "1.005"), ("EUR", "1e3"), ("EUR", "abc"), ("EUR", "NaN"), ("EUR", "")]
+)
 def test_amounts_finer_than_the_minor_unit_or_not_numbers_are_refused(code, text):
     with pytest.raises(ValidationError):
         unit(code).parse(text)

@@ -10,16 +10,31 @@ import pytest
 from moneyed import Money
 from sqlalchemy import delete, select
 
-from gateway.errors import AlreadyFlattred, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
-from gateway.periods import parse_period
-from gateway.settlement import settle
+from gateway.core.periods import parse_period
+from gateway.errors import (
+    AlreadyFlattred,
+    NoMeans,
+    NotFound,
+    OwnThing,
+    PeriodClosed,
+    ValidationError,
+)
 from gateway.storage.engine import reading
 from gateway.storage.schema import flattrs, receipts
-from gateway.usecases.flattr import Click, _add_points, ensure_open, flattr, flattr_many, flattrs_of, unflattr
-from gateway.usecases.registry import register_participant, register_thing
+from gateway.usecases.flattr import (
+    Click,
+    _add_points,
+    ensure_open,
+    flattr,
+    flattr_many,
+    flattrs_of,
+    unflattr,
+)
+from gateway.usecases.participants import register_participant
+from gateway.usecases.settlement import settle
+from gateway.usecases.things import register_thing
 from gateway.usecases.top_up import top_up
-
-from .support import NOVEMBER, OCTOBER, config, eur
+from tests.support import NOVEMBER, OCTOBER, config, eur
 
 
 @pytest.fixture
@@ -120,19 +135,30 @@ def test_a_batch_of_clicks_gives_each_its_own_outcome(scene):
     broke = register_participant(deployment, "broke")
     top_up(deployment, artist, eur("5.00"), "sandbox", key="artist")
     flattr(deployment, fan, other, points=3)
-    outcomes = flattr_many(deployment, [
-        Click(fan, thing, 2),
-        Click(fan, thing, 2),  # the same pair again in one batch: adds up, to the maximum
-        Click(artist, thing),  # their own
-        Click(broke, thing),  # no means
-        Click(fan, 999_999),  # no such thing
-        Click(999_999, thing),  # no such funder
-        Click(fan, other),  # already at the maximum
-        Click(fan, thing, 4),  # above the maximum
-        Click(artist, other, 1),
-    ])
+    outcomes = flattr_many(
+        deployment,
+        [
+            Click(fan, thing, 2),
+            Click(fan, thing, 2),  # the same pair again in one batch: adds up, to the maximum
+            Click(artist, thing),  # their own
+            Click(broke, thing),  # no means
+            Click(fan, 999_999),  # no such thing
+            Click(999_999, thing),  # no such funder
+            Click(fan, other),  # already at the maximum
+            Click(fan, thing, 4),  # above the maximum
+            Click(artist, other, 1),
+        ],
+    )
     assert [type(o).__name__ for o in outcomes] == [
-        "Flattr", "Flattr", "OwnThing", "NoMeans", "NotFound", "NotFound", "AlreadyFlattred", "ValidationError", "Flattr",
+        "Flattr",
+        "Flattr",
+        "OwnThing",
+        "NoMeans",
+        "NotFound",
+        "NotFound",
+        "AlreadyFlattred",
+        "ValidationError",
+        "Flattr",
     ]
     assert (outcomes[0].points, outcomes[1].points, outcomes[8].points) == (2, 3, 1)
     october = parse_period("2026-10", "month")

@@ -10,10 +10,9 @@ import pytest
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.http.schemas import encode_cursor
-
-from .http_support import member, newest_mail, settle_and_wait, sign_up, top_up
-from .support import NOVEMBER
-from .test_http_journeys import money, post
+from tests.http_support import member, newest_mail, settle_and_wait, sign_up, top_up
+from tests.support import NOVEMBER
+from tests.test_http_journeys import money, post
 
 THINGS = "/api/v1/things"
 
@@ -71,40 +70,77 @@ async def problem(response, status, code):
 
 async def test_register_change_and_get_a_thing(client, deployment):
     owner, other = member(deployment, "owner"), member(deployment, "other")
-    thing = await register(client, owner, "https://owner.example/comic/1", "Comic", description="A strip a day",
-                           language="fr", category="comics", tags=["Drôle", "strip", "  STRIP "])
+    thing = await register(
+        client,
+        owner,
+        "https://owner.example/comic/1",
+        "Comic",
+        description="A strip a day",
+        language="fr",
+        category="comics",
+        tags=["Drôle", "strip", "  STRIP "],
+    )
     assert thing == {
-        "id": thing["id"], "owner": "owner", "url": "https://owner.example/comic/1", "title": "Comic",
-        "description": "A strip a day", "language": "fr", "category": "comics", "tags": ["drôle", "strip"],
-        "hidden": False, "created_at": "2026-10-15T12:00:00Z",
+        "id": thing["id"],
+        "owner": "owner",
+        "url": "https://owner.example/comic/1",
+        "title": "Comic",
+        "description": "A strip a day",
+        "language": "fr",
+        "category": "comics",
+        "tags": ["drôle", "strip"],
+        "hidden": False,
+        "created_at": "2026-10-15T12:00:00Z",
     }
     anonymous = await client.get(f"{THINGS}/{thing['id']}")
     assert anonymous.status == 200 and await anonymous.json() == thing
 
     await problem(await post(client, THINGS, other, {"url": thing["url"], "title": "Mine"}), 409, "conflict")
     await problem(await post(client, THINGS, owner, {"url": "javascript:alert(1)", "title": "X"}), 422, "validation_error")
-    too_many = await problem(await post(client, THINGS, owner, {"url": "https://owner.example/t", "title": "T",
-                                                                "tags": [f"t{i}" for i in range(11)]}), 422, "validation_error")
+    too_many = await problem(
+        await post(client, THINGS, owner, {"url": "https://owner.example/t", "title": "T", "tags": [f"t{i}" for i in range(11)]}),
+        422,
+        "validation_error",
+    )
     assert too_many["errors"][0]["field"] == "tags"
-    long_tag = await problem(await post(client, THINGS, owner, {"url": "https://owner.example/t", "title": "T", "tags": ["x" * 41]}),
-                             422, "validation_error")
+    long_tag = await problem(
+        await post(client, THINGS, owner, {"url": "https://owner.example/t", "title": "T", "tags": ["x" * 41]}),
+        422,
+        "validation_error",
+    )
     assert long_tag["errors"][0]["field"] == "tags"
 
     path = f"{THINGS}/{thing['id']}"
     changed = await client.patch(path, json={"title": "Comic #1", "category": None, "tags": ["Daily"]}, headers=owner.auth)
     assert changed.status == 200, await changed.text()
     assert {k: (await changed.json())[k] for k in ("title", "category", "tags", "description")} == {
-        "title": "Comic #1", "category": None, "tags": ["daily"], "description": "A strip a day"}
+        "title": "Comic #1",
+        "category": None,
+        "tags": ["daily"],
+        "description": "A strip a day",
+    }
     assert (await (await client.get(path)).json())["tags"] == ["daily"]
 
     await problem(await client.patch(path, json={"title": "Stolen"}, headers=other.auth), 403, "forbidden")
     await problem(await client.patch(f"{THINGS}/999999", json={"title": "X"}, headers=owner.auth), 404, "not_found")
-    for bad in ({"title": None}, {"title": ""}, {"hidden": None}, {"hidden": "yes"}, {"owner": "other"}, {"tags": ["y" * 41]},
-                {"language": "French"}):
+    for bad in (
+        {"title": None},
+        {"title": ""},
+        {"hidden": None},
+        {"hidden": "yes"},
+        {"owner": "other"},
+        {"tags": ["y" * 41]},
+        {"language": "French"},
+    ):
         body = await problem(await client.patch(path, json=bad, headers=owner.auth), 422, "validation_error")
         assert body["errors"][0]["field"] == next(iter(bad)), (bad, body)
     after = await (await client.get(path)).json()
-    assert (after["title"], after["tags"], after["description"], after["hidden"]) == ("Comic #1", ["daily"], "A strip a day", False)
+    assert (after["title"], after["tags"], after["description"], after["hidden"]) == (
+        "Comic #1",
+        ["daily"],
+        "A strip a day",
+        False,
+    )
     cleared = await client.patch(path, json={"tags": None, "description": None, "language": None}, headers=owner.auth)
     assert cleared.status == 200, await cleared.text()
     after = await (await client.get(path)).json()
@@ -149,15 +185,42 @@ async def test_a_hidden_thing_is_unlisted_and_unflattrable_but_its_owner_sees_it
 
 async def test_each_filter_and_text_search(client, deployment):
     alice, bob = member(deployment, "alice"), member(deployment, "bob")
-    folk = await register(client, alice, "https://alice.example/folk", "Folk song", description="acoustic",
-                          language="en", category="music", tags=["Folk"])
-    ete = await register(client, alice, "https://alice.example/ete", "Été à Paris", description="une chanson",
-                         language="fr", category="music", tags=["folk", "chanson"])
-    bd = await register(client, bob, "https://bob.example/bd", "Bande dessinée", description="100% drôle",
-                        language="fr", category="comics", tags=["strip"])
-    jokes = await register(client, bob, "https://bob.example/jokes", "1000 jokes", description="snake_case humour",
-                           language="en", category="comics")
-    hidden = await register(client, bob, "https://bob.example/hidden", "Folk secret", language="en", category="music", tags=["folk"])
+    folk = await register(
+        client,
+        alice,
+        "https://alice.example/folk",
+        "Folk song",
+        description="acoustic",
+        language="en",
+        category="music",
+        tags=["Folk"],
+    )
+    ete = await register(
+        client,
+        alice,
+        "https://alice.example/ete",
+        "Été à Paris",
+        description="une chanson",
+        language="fr",
+        category="music",
+        tags=["folk", "chanson"],
+    )
+    bd = await register(
+        client,
+        bob,
+        "https://bob.example/bd",
+        "Bande dessinée",
+        description="100% drôle",
+        language="fr",
+        category="comics",
+        tags=["strip"],
+    )
+    jokes = await register(
+        client, bob, "https://bob.example/jokes", "1000 jokes", description="snake_case humour", language="en", category="comics"
+    )
+    hidden = await register(
+        client, bob, "https://bob.example/hidden", "Folk secret", language="en", category="music", tags=["folk"]
+    )
     await client.patch(f"{THINGS}/{hidden['id']}", json={"hidden": True}, headers=bob.auth)
     a, e, b, j = folk["id"], ete["id"], bd["id"], jokes["id"]
 
@@ -222,9 +285,21 @@ async def test_sorts_popular_this_period_new_and_most_funders_and_public_counts(
     await flattr(client, fans[0], t2)
     assert await ids(client, sort="popular") == [t4, t2, t3, t1]
     assert await ids(client, sort="funders") == [t1, t3, t2, t4]
-    assert await (await client.get(f"{THINGS}/{t1}/counts")).json() == {"thing_id": t1, "flattrs_this_period": 0, "funders_ever": 3}
-    assert await (await client.get(f"{THINGS}/{t4}/counts")).json() == {"thing_id": t4, "flattrs_this_period": 2, "funders_ever": 0}
-    assert await (await client.get(f"{THINGS}/{t2}/counts")).json() == {"thing_id": t2, "flattrs_this_period": 1, "funders_ever": 1}
+    assert await (await client.get(f"{THINGS}/{t1}/counts")).json() == {
+        "thing_id": t1,
+        "flattrs_this_period": 0,
+        "funders_ever": 3,
+    }
+    assert await (await client.get(f"{THINGS}/{t4}/counts")).json() == {
+        "thing_id": t4,
+        "flattrs_this_period": 2,
+        "funders_ever": 0,
+    }
+    assert await (await client.get(f"{THINGS}/{t2}/counts")).json() == {
+        "thing_id": t2,
+        "flattrs_this_period": 1,
+        "funders_ever": 1,
+    }
 
 
 async def test_cursor_pages_walk_every_thing_once_in_each_sort(client, deployment):
@@ -251,10 +326,18 @@ async def test_cursor_pages_walk_every_thing_once_in_each_sort(client, deploymen
 
     first = await listing(client, sort="popular", limit=2)
     tampered = [
-        "not-a-cursor!", "e30",  # garbage, and {} in base64
-        encode_cursor("x"), encode_cursor(3), encode_cursor([1]), encode_cursor(["a", "b"]), encode_cursor([True, 1]),
-        encode_cursor([10**30, 0]), encode_cursor(["new", 10**30, 0]), encode_cursor(["new", 1.5, 0]),
-        encode_cursor(["new", True, 0]), encode_cursor([1, 2, 3, 4]),
+        "not-a-cursor!",
+        "e30",  # garbage, and {} in base64
+        encode_cursor("x"),
+        encode_cursor(3),
+        encode_cursor([1]),
+        encode_cursor(["a", "b"]),
+        encode_cursor([True, 1]),
+        encode_cursor([10**30, 0]),
+        encode_cursor(["new", 10**30, 0]),
+        encode_cursor(["new", 1.5, 0]),
+        encode_cursor(["new", True, 0]),
+        encode_cursor([1, 2, 3, 4]),
         first["next_cursor"][:-2],
     ]
     for sort in ("new", "popular", "funders"):
@@ -287,21 +370,30 @@ async def test_auto_submit_registers_on_the_first_flattr_once(client, deployment
     broke = member(deployment, "broke")
     for fan in fans:
         await top_up(client, fan)
-    mine = await client.patch("/api/v1/me", json={"auto_submit_sites": ["https://Creator.example", "https://blog.example/ann/"]},
-                              headers=creator.auth)
+    mine = await client.patch(
+        "/api/v1/me", json={"auto_submit_sites": ["https://Creator.example", "https://blog.example/ann/"]}, headers=creator.auth
+    )
     assert (await mine.json())["auto_submit_sites"] == ["https://blog.example/ann/", "https://creator.example/"]
     url = "https://creator.example/post/1"
     body = {"url": url, "title": "First post", "owner": "creator", "language": "en", "tags": ["Blog"]}
 
     first = await (await post(client, f"{THINGS}/auto", fans[0], body, expect=200)).json()
     thing = first["thing"]
-    assert (thing["owner"], thing["url"], thing["title"], thing["tags"], thing["language"]) == ("creator", url, "First post", ["blog"], "en")
+    assert (thing["owner"], thing["url"], thing["title"], thing["tags"], thing["language"]) == (
+        "creator",
+        url,
+        "First post",
+        ["blog"],
+        "en",
+    )
     assert first["flattr"] == {"period": "2026-10", "thing_id": thing["id"], "points": 1}
     assert await (await client.get(f"{THINGS}/lookup?{urlencode({'url': url})}")).json() == thing
 
     again = await post(client, f"{THINGS}/auto", fans[0], body)
     await problem(again, 409, "already_flattred")
-    second = await (await post(client, f"{THINGS}/auto", fans[1], {**body, "title": "Renamed", "owner": "fan1"}, expect=200)).json()
+    second = await (
+        await post(client, f"{THINGS}/auto", fans[1], {**body, "title": "Renamed", "owner": "fan1"}, expect=200)
+    ).json()
     assert second["thing"] == thing  # the thing at that URL, as its creator registered it
     assert await ids(client, owner="creator") == [thing["id"]]
     assert await ids(client, owner="fan1") == []
@@ -395,15 +487,23 @@ async def test_operator_lists_and_freezes_accounts(client, deployment, outbox):
     every = []
     cursor = None
     while True:
-        page = await (await client.get("/api/v1/operator/accounts?" + urlencode({"limit": 2, **({"cursor": cursor} if cursor else {})}),
-                                       headers=boss.auth)).json()
+        page = await (
+            await client.get(
+                "/api/v1/operator/accounts?" + urlencode({"limit": 2, **({"cursor": cursor} if cursor else {})}),
+                headers=boss.auth,
+            )
+        ).json()
         every += page["items"]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert [(a["handle"], a["role"], a["frozen"]) for a in every] == [
-        ("boss", "operator", False), ("m0", "member", False), ("m1", "member", False), ("m2", "member", False),
-        ("victim", "member", False)]
+        ("boss", "operator", False),
+        ("m0", "member", False),
+        ("m1", "member", False),
+        ("m2", "member", False),
+        ("victim", "member", False),
+    ]
     for cursor in ("not-a-cursor!", encode_cursor(10**30), encode_cursor("x"), encode_cursor([1])):
         response = await client.get("/api/v1/operator/accounts?" + urlencode({"cursor": cursor}), headers=boss.auth)
         await problem(response, 422, "validation_error")
@@ -412,7 +512,9 @@ async def test_operator_lists_and_freezes_accounts(client, deployment, outbox):
     assert await frozen.json() == {"id": victim.id, "handle": "victim", "role": "member", "frozen": True}
     await problem(await client.get("/api/v1/me", headers=victim.auth), 401, "invalid_credentials")
     await problem(await client.get("/api/v1/me"), 401, "unauthorized")  # the cookie's session ended
-    await problem(await client.post("/api/v1/session", json={"login": "victim", "password": "correct horse battery"}), 403, "forbidden")
+    await problem(
+        await client.post("/api/v1/session", json={"login": "victim", "password": "correct horse battery"}), 403, "forbidden"
+    )
     client.session.cookie_jar.clear()
     accounts = await (await client.get("/api/v1/operator/accounts", headers=boss.auth)).json()
     assert [a["handle"] for a in accounts["items"] if a["frozen"]] == ["victim"]
@@ -458,8 +560,9 @@ async def test_the_public_report_lists_only_creators_who_opted_in(client, deploy
 
 async def test_french_profile_and_mail(client, outbox):
     address = "amelie@example.org"
-    signed = await client.post("/api/v1/accounts", json={
-        "handle": "amelie", "email": address, "password": "correct horse battery", "language": "fr"})
+    signed = await client.post(
+        "/api/v1/accounts", json={"handle": "amelie", "email": address, "password": "correct horse battery", "language": "fr"}
+    )
     assert signed.status == 201 and (await signed.json())["language"] == "fr"
     letter = newest_mail(outbox, address)
     assert letter["Subject"] == "Confirmez votre adresse e-mail"
@@ -477,5 +580,11 @@ async def test_french_profile_and_mail(client, outbox):
     assert reset["Subject"] == "Choisissez un nouveau mot de passe"
     assert "votre mot de passe ne change pas" in reset.get_content()
 
-    await problem(await client.post("/api/v1/accounts", json={
-        "handle": "hans", "email": "hans@example.org", "password": "correct horse battery", "language": "de"}), 422, "validation_error")
+    await problem(
+        await client.post(
+            "/api/v1/accounts",
+            json={"handle": "hans", "email": "hans@example.org", "password": "correct horse battery", "language": "de"},
+        ),
+        422,
+        "validation_error",
+    )

@@ -10,9 +10,8 @@ from gateway.http.api import Api
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.http.routes import install_routes
-
-from .http_support import operator, sign_up
-from .test_http_journeys import money, post
+from tests.http_support import operator, sign_up
+from tests.test_http_journeys import money, post
 
 
 @pytest.fixture
@@ -58,11 +57,14 @@ async def test_an_error_replays_too(client, outbox):
     assert (await again.json())["type"] == "insufficient_funds"
 
 
-@pytest.mark.parametrize("path, status, code", [
-    ("/api/v1/nowhere", 404, "not_found"),
-    ("/api/v1/things/not-a-number", 404, "not_found"),
-    ("/api/v1/things/123456", 404, "not_found"),
-])
+@pytest.mark.parametrize(
+    "path, status, code",
+    [
+        ("/api/v1/nowhere", 404, "not_found"),
+        ("/api/v1/things/not-a-number", 404, "not_found"),
+        ("/api/v1/things/123456", 404, "not_found"),
+    ],
+)
 async def test_problems_for_paths(client, path, status, code):
     response = await client.get(path)
     assert response.status == status and response.content_type == "application/problem+json"
@@ -73,7 +75,9 @@ async def test_bad_json_and_media_type(client, outbox):
     fan = await sign_up(client, outbox, "fan")
     bad = await client.post("/api/v1/things", data=b"{not json", headers={**fan.auth, "Content-Type": "application/json"})
     assert bad.status == 400 and (await bad.json())["type"] == "bad_request"
-    form = await client.post("/api/v1/things", data=b"a=1", headers={**fan.auth, "Content-Type": "application/x-www-form-urlencoded"})
+    form = await client.post(
+        "/api/v1/things", data=b"a=1", headers={**fan.auth, "Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert form.status == 415
     wrong_method = await client.put("/api/v1/me")
     assert wrong_method.status == 405 and (await wrong_method.json())["type"] == "method_not_allowed"
@@ -108,11 +112,23 @@ async def test_the_openapi_document_covers_every_route(client):
     declared = {(e.method.lower(), e.path) for e in endpoints()}
     documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     assert declared == documented
-    served = {(r.method.lower(), r.resource.canonical) for r in client.app.router.routes()
-              if r.resource.canonical.startswith("/api/v1/") and r.method != "HEAD" and not r.resource.canonical.endswith("openapi.json")}
+    served = {
+        (r.method.lower(), r.resource.canonical)
+        for r in client.app.router.routes()
+        if r.resource.canonical.startswith("/api/v1/")
+        and r.method != "HEAD"
+        and not r.resource.canonical.endswith("openapi.json")
+    }
     assert served == documented
     page = await client.get("/api/docs")
     assert page.status == 200 and "POST /api/v1/me/top-ups" in await page.text()
+
+
+async def test_the_component_names_are_the_apis_own(client):
+    """A schema is named as the API names it (``RateOut``), never by the module it was declared in."""
+    schemas = (await (await client.get("/api/v1/openapi.json")).json())["components"]["schemas"]
+    assert {"MoneyJson", "RateOut", "RateFromDefault", "Problem"} <= set(schemas)
+    assert [name for name in schemas if not name.isidentifier() or "__" in name] == []
 
 
 async def test_every_route_refuses_strangers_and_other_accounts(client, deployment, outbox):
@@ -122,8 +138,15 @@ async def test_every_route_refuses_strangers_and_other_accounts(client, deployme
     thing = await (await post(client, "/api/v1/things", owner, {"url": "https://o.example/t", "title": "T"}, expect=201)).json()
     top = await (await post(client, "/api/v1/me/top-ups", owner, {"amount": money("5.00")}, key="t", expect=201)).json()
     tokens = await (await client.get("/api/v1/me/tokens", headers=owner.auth)).json()
-    ids = {"thing_id": thing["id"], "top_up_id": top["id"], "token_id": tokens["items"][0]["id"],
-           "withdrawal_id": 1, "participant_id": owner.id, "currency": "EUR", "period": "2026-10"}
+    ids = {
+        "thing_id": thing["id"],
+        "top_up_id": top["id"],
+        "token_id": tokens["items"][0]["id"],
+        "withdrawal_id": 1,
+        "participant_id": owner.id,
+        "currency": "EUR",
+        "period": "2026-10",
+    }
     checked = 0
     for endpoint in endpoints():
         path = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), endpoint.path)

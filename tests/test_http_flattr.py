@@ -11,9 +11,9 @@ from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.storage.engine import reading
 from gateway.storage.schema import flattrs
-from gateway.usecases.registry import register_participant, register_thing
-
-from .http_support import member, top_up
+from gateway.usecases.participants import register_participant
+from gateway.usecases.things import register_thing
+from tests.http_support import member, top_up
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ import pytest
 
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
-
-from .http_support import operator, settle_and_wait, sign_up
-from .support import NOVEMBER, config
+from tests.http_support import operator, settle_and_wait, sign_up
+from tests.support import NOVEMBER, config
 
 
 @pytest.fixture
@@ -35,9 +34,21 @@ async def test_fund_flattr_settle_receipts_withdraw(client, deployment, outbox):
     artist = await sign_up(client, outbox, "artist", currency="USD")
     boss = await operator(client, outbox, deployment)
 
-    thing = await (await post(client, "/api/v1/things", artist, {
-        "url": "https://artist.example/song", "title": "A song", "language": "en", "category": "music", "tags": ["Folk"],
-    }, expect=201)).json()
+    thing = await (
+        await post(
+            client,
+            "/api/v1/things",
+            artist,
+            {
+                "url": "https://artist.example/song",
+                "title": "A song",
+                "language": "en",
+                "category": "music",
+                "tags": ["Folk"],
+            },
+            expect=201,
+        )
+    ).json()
     assert thing["tags"] == ["folk"] and thing["owner"] == "artist"
 
     top = await (await post(client, "/api/v1/me/top-ups", fan, {"amount": money("20.00")}, key="t1", expect=201)).json()
@@ -75,8 +86,12 @@ async def test_weighted_points_and_a_community_currency(deployment_factory, aioh
     member = await sign_up(client, outbox, "member", currency="LETS")
     baker = await sign_up(client, outbox, "baker", currency="LETS")
     boss = await operator(client, outbox, deployment)
-    bread = await (await post(client, "/api/v1/things", baker, {"url": "https://baker.example/bread", "title": "Bread"}, expect=201)).json()
-    cake = await (await post(client, "/api/v1/things", baker, {"url": "https://baker.example/cake", "title": "Cake"}, expect=201)).json()
+    bread = await (
+        await post(client, "/api/v1/things", baker, {"url": "https://baker.example/bread", "title": "Bread"}, expect=201)
+    ).json()
+    cake = await (
+        await post(client, "/api/v1/things", baker, {"url": "https://baker.example/cake", "title": "Cake"}, expect=201)
+    ).json()
     budget = await client.put("/api/v1/me/budgets/LETS", json={"amount": "30"}, headers=member.auth)
     assert budget.status == 200, await budget.text()
     await post(client, f"/api/v1/things/{bread['id']}/flattr", member, {"points": 1}, expect=200)

@@ -18,9 +18,8 @@ import redis
 from gateway.http.app import create_app
 from gateway.http.keys import LIMITER
 from gateway.http.ratelimit import RULES, MemoryLimiter, RedisLimiter
-
-from .http_support import member, sign_up, top_up
-from .support import config
+from tests.http_support import member, sign_up, top_up
+from tests.support import config
 
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # A moment one second into a window of every rule (all their lengths divide an hour), so that
@@ -103,7 +102,9 @@ def counted(response, rule: str, remaining: int, status: int):
     assert "Retry-After" not in response.headers
 
 
-async def test_sign_up_log_in_flattr_and_top_up_answer_429_after_their_count(deployment_factory, aiohttp_client, make_limiter, outbox):
+async def test_sign_up_log_in_flattr_and_top_up_answer_429_after_their_count(
+    deployment_factory, aiohttp_client, make_limiter, outbox
+):
     deployment = deployment_factory(redis_config())
     clock = Clock()
     client = await aiohttp_client(create_app(deployment, limiter=make_limiter(deployment, clock)))
@@ -112,8 +113,12 @@ async def test_sign_up_log_in_flattr_and_top_up_answer_429_after_their_count(dep
     # Sign up: 10 an hour from one address. Every attempt counts, refused ones too.
     signed = await client.post("/api/v1/accounts", json={"handle": "ann", "email": "ann@example.org", "password": PASSWORD})
     counted(signed, "sign_up", 9, 201)
-    refused = await asyncio.gather(*(client.post("/api/v1/accounts", json={"handle": f"x{n}", "email": f"x{n}@example.org",
-                                                                           "password": "short"}) for n in range(9)))
+    refused = await asyncio.gather(
+        *(
+            client.post("/api/v1/accounts", json={"handle": f"x{n}", "email": f"x{n}@example.org", "password": "short"})
+            for n in range(9)
+        )
+    )
     assert [response.status for response in refused] == [422] * 9
     too_many = await client.post("/api/v1/accounts", json={"handle": "zed", "email": "zed@example.org", "password": PASSWORD})
     limited(too_many, "sign_up", 3599)
@@ -134,47 +139,85 @@ async def test_sign_up_log_in_flattr_and_top_up_answer_429_after_their_count(dep
 
     # Top up: 30 a minute for each account.
     fan, other, creator = member(deployment, "fan"), member(deployment, "other"), member(deployment, "creator")
-    first = await client.post("/api/v1/me/top-ups", json={"amount": {"amount": "5.00", "currency": "EUR"}},
-                              headers={**fan.auth, "Idempotency-Key": "first"})
+    first = await client.post(
+        "/api/v1/me/top-ups",
+        json={"amount": {"amount": "5.00", "currency": "EUR"}},
+        headers={**fan.auth, "Idempotency-Key": "first"},
+    )
     counted(first, "top_up", 29, 201)
-    replays = await asyncio.gather(*(  # replays and refused bodies count as well
-        client.post("/api/v1/me/top-ups", json={"amount": {"amount": "5.00", "currency": "EUR"}},
-                    headers={**fan.auth, "Idempotency-Key": "first" if n % 2 else ""}) for n in range(29)))
+    replays = await asyncio.gather(
+        *(  # replays and refused bodies count as well
+            client.post(
+                "/api/v1/me/top-ups",
+                json={"amount": {"amount": "5.00", "currency": "EUR"}},
+                headers={**fan.auth, "Idempotency-Key": "first" if n % 2 else ""},
+            )
+            for n in range(29)
+        )
+    )
     assert sorted(response.status for response in replays) == [201] * 14 + [422] * 15
-    limited(await client.post("/api/v1/me/top-ups", json={"amount": {"amount": "5.00", "currency": "EUR"}},
-                              headers={**fan.auth, "Idempotency-Key": "late"}), "top_up", 59)
+    limited(
+        await client.post(
+            "/api/v1/me/top-ups",
+            json={"amount": {"amount": "5.00", "currency": "EUR"}},
+            headers={**fan.auth, "Idempotency-Key": "late"},
+        ),
+        "top_up",
+        59,
+    )
     balances = await (await client.get("/api/v1/me/balances", headers=fan.auth)).json()
     assert balances["items"][0]["balance"] == {"amount": "5.00", "currency": "EUR"}  # the refused top-up moved nothing
     await top_up(client, other)  # another account has a count of its own
 
     # Flattr: 600 a minute for each account, flattrs and auto-submits together.
-    thing = await (await client.post("/api/v1/things", json={"url": "https://c.example/x", "title": "X"}, headers=creator.auth)).json()
+    thing = await (
+        await client.post("/api/v1/things", json={"url": "https://c.example/x", "title": "X"}, headers=creator.auth)
+    ).json()
     await client.patch("/api/v1/me", json={"auto_submit_sites": ["https://c.example/"]}, headers=creator.auth)
     path = f"/api/v1/things/{thing['id']}/flattr"
     counted(await client.post(path, json={}, headers=fan.auth), "flattr", 599, 200)
     refused = await asyncio.gather(*(client.post(path, json={"points": "one"}, headers=fan.auth) for _ in range(598)))
     assert {response.status for response in refused} == {422}
-    auto = await client.post("/api/v1/things/auto", json={"url": "https://c.example/y", "title": "Y", "owner": "creator"},
-                             headers=fan.auth)
+    auto = await client.post(
+        "/api/v1/things/auto", json={"url": "https://c.example/y", "title": "Y", "owner": "creator"}, headers=fan.auth
+    )
     counted(auto, "flattr", 0, 200)  # the 600th
     limited(await client.post(path, json={}, headers=fan.auth), "flattr", 59)
-    limited(await client.post("/api/v1/things/auto", json={"url": "https://c.example/z", "title": "Z", "owner": "creator"},
-                              headers=fan.auth), "flattr", 59)
+    limited(
+        await client.post(
+            "/api/v1/things/auto", json={"url": "https://c.example/z", "title": "Z", "owner": "creator"}, headers=fan.auth
+        ),
+        "flattr",
+        59,
+    )
     assert (await client.get("/api/v1/things/lookup?url=https://c.example/z")).status == 404
     counted(await client.post(path, json={}, headers=other.auth), "flattr", 599, 200)
 
     # A minute on, the minute's counts start again; the hour's does not.
     clock.now += 60
-    counted(await client.post("/api/v1/me/top-ups", json={"amount": {"amount": "1.00", "currency": "EUR"}},
-                              headers={**fan.auth, "Idempotency-Key": "next"}), "top_up", 29, 201)
+    counted(
+        await client.post(
+            "/api/v1/me/top-ups",
+            json={"amount": {"amount": "1.00", "currency": "EUR"}},
+            headers={**fan.auth, "Idempotency-Key": "next"},
+        ),
+        "top_up",
+        29,
+        201,
+    )
     assert (await client.post(path, json={}, headers=fan.auth)).status == 409  # already flattred, no longer limited
     session = await client.post("/api/v1/session", json={"login": "ann", "password": PASSWORD})
     counted(session, "log_in", 9, 201)
     client.session.cookie_jar.clear()
-    limited(await client.post("/api/v1/accounts", json={"handle": "zed", "email": "zed@example.org", "password": PASSWORD}),
-            "sign_up", 3599 - 60)
+    limited(
+        await client.post("/api/v1/accounts", json={"handle": "zed", "email": "zed@example.org", "password": PASSWORD}),
+        "sign_up",
+        3599 - 60,
+    )
     clock.now += 3600
-    assert (await client.post("/api/v1/accounts", json={"handle": "zed", "email": "zed@example.org", "password": "short"})).status == 422
+    assert (
+        await client.post("/api/v1/accounts", json={"handle": "zed", "email": "zed@example.org", "password": "short"})
+    ).status == 422
 
 
 async def test_two_app_instances_share_the_count_in_redis(deployment_factory, aiohttp_client, redis_url, redis_prefix):
@@ -206,7 +249,10 @@ async def test_the_configuration_chooses_the_limiter(deployment_factory):
     assert isinstance(limiter, RedisLimiter)
     configured = urlsplit(REDIS_URL)
     assert {k: limiter._redis.connection_pool.connection_kwargs[k] for k in ("host", "port", "db")} == {
-        "host": configured.hostname, "port": configured.port, "db": int(configured.path.strip("/") or 0)}
+        "host": configured.hostname,
+        "port": configured.port,
+        "db": int(configured.path.strip("/") or 0),
+    }
     await limiter.close()
     assert isinstance(create_app(deployment_factory(config()))[LIMITER], MemoryLimiter)
 
@@ -244,8 +290,9 @@ async def test_a_token_does_not_buy_more_log_in_attempts(deployment, aiohttp_cli
     assert with_token.status == 429
 
 
-async def test_wrong_attempts_for_one_login_are_limited_from_every_address(deployment_factory, aiohttp_client, make_limiter,
-                                                                             outbox):
+async def test_wrong_attempts_for_one_login_are_limited_from_every_address(
+    deployment_factory, aiohttp_client, make_limiter, outbox
+):
     """A botnet guessing one account's password: each address stays under its own limit, the login does not."""
     deployment = deployment_factory(redis_config())
     clock = Clock()
@@ -281,9 +328,14 @@ async def test_guesses_sent_all_at_once_are_counted_before_they_are_checked(depl
     client = await aiohttp_client(create_app(deployment, limiter=MemoryLimiter(clock=Clock())))
     await client.post("/api/v1/accounts", json={"handle": "ann", "email": "ann@example.org", "password": PASSWORD})
     limit = RULES["log_in_failures"].limit
-    guesses = await asyncio.gather(*(
-        client.post("/api/v1/session", json={"login": "ann", "password": f"guess number {n}"}, headers={"X-Forwarded-For": str(n)})
-        for n in range(limit + 5)))
+    guesses = await asyncio.gather(
+        *(
+            client.post(
+                "/api/v1/session", json={"login": "ann", "password": f"guess number {n}"}, headers={"X-Forwarded-For": str(n)}
+            )
+            for n in range(limit + 5)
+        )
+    )
     statuses = sorted(response.status for response in guesses)
     # The per-address limit (10 a minute) refuses some too; however many, no more than `limit` were checked.
     assert statuses.count(401) <= limit and statuses.count(429) >= 5
@@ -302,6 +354,8 @@ async def test_switching_two_factor_sign_in_is_limited(deployment, aiohttp_clien
     client = await aiohttp_client(create_app(deployment, limiter=MemoryLimiter(clock=Clock())))
     fan = await sign_up(client, outbox, "fan")
     await client.post("/api/v1/me/totp", headers=fan.auth)
-    statuses = [(await client.post("/api/v1/me/totp/confirm", json={"code": "000000"}, headers=fan.auth)).status
-                for _ in range(RULES["totp"].limit + 1)]
+    statuses = [
+        (await client.post("/api/v1/me/totp/confirm", json={"code": "000000"}, headers=fan.auth)).status
+        for _ in range(RULES["totp"].limit + 1)
+    ]
     assert statuses == [422] * RULES["totp"].limit + [429]

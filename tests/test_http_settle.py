@@ -10,11 +10,10 @@ from sqlalchemy import text
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.usecases.flattr import flattr
-
-from .http_support import member, settle_and_wait
-from .support import DECEMBER
-from .test_http_journeys import post
-from .test_settlement import fund, people, thing
+from tests.http_support import member, settle_and_wait
+from tests.support import DECEMBER
+from tests.test_http_journeys import post
+from tests.test_settlement import fund, people, thing
 
 SETTLE = "/api/v1/operator/settle"
 
@@ -50,15 +49,26 @@ async def test_settle_answers_202_at_once_then_the_status_says_closed(client, de
     october_with_a_funder(deployment)
     boss = member(deployment, "boss", role="operator")
     before = await status_of(client, boss)
-    assert before == {"period": "2026-10", "status": "open", "settled": 0, "budgets": 0, "running": False, "error": None,
-                      "report": "/api/v1/operator/periods/2026-10/report"}
+    assert before == {
+        "period": "2026-10",
+        "status": "open",
+        "settled": 0,
+        "budgets": 0,
+        "running": False,
+        "error": None,
+        "report": "/api/v1/operator/periods/2026-10/report",
+    }
 
     first = await post(client, SETTLE, boss, {"period": "2026-10"}, key="k1", expect=202)
     started = await first.json()
     assert started["period"] == "2026-10" and started["status"] in ("settling", "closed")
     closed = await until_idle(client, boss)
     assert {k: closed[k] for k in ("status", "settled", "budgets", "error")} == {
-        "status": "closed", "settled": 1, "budgets": 1, "error": None}
+        "status": "closed",
+        "settled": 1,
+        "budgets": 1,
+        "error": None,
+    }
 
     replayed = await post(client, SETTLE, boss, {"period": "2026-10"}, key="k1", expect=202)
     assert await replayed.json() == started  # the same key: the first answer
@@ -90,7 +100,11 @@ async def test_a_failed_settlement_shows_in_its_status_and_resumes_when_asked_ag
     await post(client, SETTLE, boss, {"period": "2026-10"}, key="s1", expect=202)
     failed = await until_idle(client, boss)
     assert {k: failed[k] for k in ("status", "settled", "budgets", "error")} == {
-        "status": "settling", "settled": 1, "budgets": 1, "error": "internal error: see the server's log"}
+        "status": "settling",
+        "settled": 1,
+        "budgets": 1,
+        "error": "internal error: see the server's log",
+    }
     with deployment.engine.begin() as connection:
         connection.execute(text("ALTER TABLE creator_totals_away RENAME TO creator_totals"))
     report = await settle_and_wait(client, boss, "2026-10", key="s2")

@@ -6,14 +6,13 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
-from gateway.accounts import account, system_participant
-from gateway.audit import check_ledger
+from gateway.core.accounts import account, system_participant
+from gateway.core.check import check_ledger
+from gateway.core.ledger import Entry, Leg, post
 from gateway.errors import IdempotencyKeyReused, InsufficientFunds
-from gateway.ledger import Entry, Leg, post
 from gateway.storage.schema import accounts
-from gateway.usecases.registry import register_participant
-
-from .support import OCTOBER
+from gateway.usecases.participants import register_participant
+from tests.support import OCTOBER
 
 
 def wallets(deployment, code="EUR"):
@@ -26,7 +25,7 @@ def wallets(deployment, code="EUR"):
 
 
 def test_unbalanced_entries_are_refused_before_the_database():
-    from gateway.ledger import Account
+    from gateway.core.ledger import Account
 
     a = Account(1, 1, "wallet", "EUR", 0)
     b = Account(2, 2, "wallet", "USD", 0)
@@ -47,8 +46,15 @@ def test_the_database_refuses_an_overdraft(deployment):
             connection.execute(update(accounts).where(accounts.c.id == wallet.id).values(balance=-1))
 
 
-@pytest.mark.parametrize("statement", ["UPDATE postings SET amount = amount + 1", "DELETE FROM postings",
-                                       "UPDATE transactions SET kind = 'x'", "DELETE FROM transactions"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE postings SET amount = amount + 1",
+        "DELETE FROM postings",
+        "UPDATE transactions SET kind = 'x'",
+        "DELETE FROM transactions",
+    ],
+)
 def test_the_ledger_is_append_only(deployment, statement):
     outside, wallet = wallets(deployment)
     with deployment.engine.begin() as connection:

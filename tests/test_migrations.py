@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic import command
 
 from gateway.storage.engine import make_engine
 from gateway.storage.migrate import alembic_config, current_revision, head_revision

@@ -10,7 +10,7 @@ from moneyed import Money
 from sqlalchemy import func, select
 
 from adapters import RailResult
-from gateway.audit import check_ledger
+from gateway.core.check import check_ledger
 from gateway.errors import (
     BelowMinimum,
     CurrencyNotEnabled,
@@ -20,31 +20,35 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.storage.schema import accounts, transactions, withdrawals
-from gateway.usecases.registry import register_participant
+from gateway.usecases.participants import register_participant
 from gateway.usecases.top_up import complete_top_up, top_up
 from gateway.usecases.withdraw import withdraw
-
-from .support import eur
+from tests.support import eur
 
 
 def earnings(deployment, creator, amount="10.00", code="EUR"):
     """Give a creator earnings the way settlement does: a balanced transaction from a funder's wallet."""
-    from gateway.accounts import account
-    from gateway.ledger import Entry, Leg, post
+    from gateway.core.accounts import account
+    from gateway.core.ledger import Entry, Leg, post
 
     funder = register_participant(deployment, f"funder-of-{creator}")
     top_up(deployment, funder, Money(amount, code), "sandbox", key=f"seed-{creator}-{code}")
     unit = deployment.currencies.get(code)
     minor = unit.parse(amount)
     with deployment.engine.begin() as connection:
-        legs = (Leg(account(connection, funder, "wallet", unit), -minor), Leg(account(connection, creator, "earnings", unit), minor))
+        legs = (
+            Leg(account(connection, funder, "wallet", unit), -minor),
+            Leg(account(connection, creator, "earnings", unit), minor),
+        )
         post(connection, Entry("settlement", legs), deployment.clock.now())
 
 
 def balance_of(deployment, owner, purpose, code="EUR"):
     with deployment.engine.connect() as connection:
         return connection.execute(
-            select(accounts.c.balance).where(accounts.c.owner_id == owner, accounts.c.purpose == purpose, accounts.c.currency == code)
+            select(accounts.c.balance).where(
+                accounts.c.owner_id == owner, accounts.c.purpose == purpose, accounts.c.currency == code
+            )
         ).scalar()
 
 

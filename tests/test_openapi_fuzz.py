@@ -18,11 +18,13 @@ import pytest
 
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
-from gateway.usecases.accounts import OPERATOR, SCOPES, create_access_token, set_role
-from gateway.usecases.registry import register_participant, register_thing
+from gateway.usecases.identity.principal import OPERATOR, SCOPES
+from gateway.usecases.identity.roles import set_role
+from gateway.usecases.identity.tokens import create_access_token
+from gateway.usecases.participants import register_participant
+from gateway.usecases.things import register_thing
 from gateway.usecases.top_up import top_up
-
-from .support import eur
+from tests.support import eur
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -44,22 +46,36 @@ async def test_schemathesis_finds_no_server_error_and_no_off_schema_response(dep
 
     server = await aiohttp_server(create_app(deployment, limiter=MemoryLimiter()), host="127.0.0.1")
     command = [
-        str(SCHEMATHESIS if SCHEMATHESIS.exists() else shutil.which("schemathesis")), "run",
+        str(SCHEMATHESIS if SCHEMATHESIS.exists() else shutil.which("schemathesis")),
+        "run",
         str(server.make_url("/api/v1/openapi.json")),
-        "--checks", CHECKS,
-        "--phases", "examples,coverage,fuzzing",
-        "--max-examples", EXAMPLES,
-        "--header", f"Authorization: Bearer {token}",
-        "--workers", "1",
-        "--seed", "2026",
-        "--suppress-health-check", "all",
-        "--request-timeout", "20",
+        "--checks",
+        CHECKS,
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        EXAMPLES,
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--workers",
+        "1",
+        "--seed",
+        "2026",
+        "--suppress-health-check",
+        "all",
+        "--request-timeout",
+        "20",
         # Routes that would end the fuzzer's own access (revoke its token, freeze its account); tests cover them.
-        "--exclude-path", "/api/v1/me/tokens/{token_id}",
-        "--exclude-path", "/api/v1/operator/accounts/{participant_id}/freeze",
+        "--exclude-path",
+        "/api/v1/me/tokens/{token_id}",
+        "--exclude-path",
+        "/api/v1/operator/accounts/{participant_id}/freeze",
     ]
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,
         env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"},
     )
     output, _ = await process.communicate()  # the server answers on this loop meanwhile

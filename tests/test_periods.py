@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
+from gateway.core.periods import (
+    month_boundaries_crossed,
+    parse_period,
+    period_containing,
+)
 from gateway.errors import ValidationError
-from gateway.periods import month_boundaries_crossed, parse_period, period_containing
 
 
 def test_month_bounds_and_neighbours():
@@ -19,7 +23,7 @@ def test_month_bounds_and_neighbours():
 
 
 def test_iso_weeks():
-    week = period_containing(datetime(2026, 11, 24, 23, 59, tzinfo=timezone.utc), "week")
+    week = period_containing(datetime(2026, 11, 24, 23, 59, tzinfo=UTC), "week")
     assert week.id == "2026-W48" and week.start == date(2026, 11, 23) and week.end == date(2026, 11, 30)
     assert parse_period("2026-W48", "week") == week
     assert parse_period("2026-W53", "week").id == "2026-W53"  # 2026 has 53 ISO weeks

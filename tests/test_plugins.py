@@ -7,12 +7,12 @@ import textwrap
 
 from currencies import load_kinds
 from gateway.config import settings_from_dict
-
-from .support import config
+from tests.support import config
 
 
 def test_a_third_party_currency_kind(tmp_path, monkeypatch):
-    (tmp_path / "gold_gateway.py").write_text(textwrap.dedent('''
+    (tmp_path / "gold_gateway.py").write_text(
+        textwrap.dedent("""
         from currencies.kind import community_currency
         from currencies.unit import CurrencyUnit
 
@@ -22,7 +22,8 @@ def test_a_third_party_currency_kind(tmp_path, monkeypatch):
             def build(self, code, options):
                 currency = community_currency(code, 1000, "grams of gold")
                 return CurrencyUnit(code=code, kind=self.name, currency=currency, minor_per_major=1000)
-    '''))
+    """)
+    )
     dist = tmp_path / "gold_gateway-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gold-gateway\nVersion: 1.0\n")

@@ -9,16 +9,15 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import text
 
+from gateway.core.periods import parse_period
 from gateway.errors import Conflict
-from gateway.periods import parse_period
-from gateway.settlement import settle
-from gateway.settlement.background import BackgroundSettlement
-from gateway.settlement.status import settlement_progress
-from gateway.storage.engine import make_engine, reading
+from gateway.storage.engine import make_engine
 from gateway.usecases.flattr import flattr
-
-from .support import DECEMBER
-from .test_settlement import fund, people, thing
+from gateway.usecases.settlement import settle
+from gateway.usecases.settlement.background import BackgroundSettlement
+from gateway.usecases.settlement.status import settlement_progress
+from tests.support import DECEMBER
+from tests.test_settlement import fund, people, thing
 
 OCTOBER = parse_period("2026-10", "month")
 NOVEMBER = parse_period("2026-11", "month")
@@ -66,8 +65,7 @@ def test_one_period_at_a_time_and_a_shutdown_that_does_not_hang(deployment, capl
         assert time.monotonic() - started < 5 and settler.state(OCTOBER.id)[0]
     wait_until_idle(settler, OCTOBER.id)  # prepare done, then no batch: it was told to stop
     assert "settling 2026-10 stopped at shutdown" in caplog.text
-    with reading(deployment.engine) as connection:
-        progress = settlement_progress(connection, OCTOBER.id)
+    progress = settlement_progress(deployment, OCTOBER.id)
     assert (progress.status, progress.settled, progress.budgets) == ("settling", 0, 1)
     assert settle(deployment, OCTOBER).status == "closed"  # the next run finishes it
 
@@ -86,8 +84,7 @@ def test_a_failure_is_logged_and_kept_until_the_next_run(deployment, caplog):
     settler.start(OCTOBER)
     wait_until_idle(settler, OCTOBER.id)
     assert settler.state(OCTOBER.id) == (False, None)
-    with reading(deployment.engine) as connection:
-        assert settlement_progress(connection, OCTOBER.id).status == "closed"
+    assert settlement_progress(deployment, OCTOBER.id).status == "closed"
 
 
 def test_a_run_after_a_shutdown_is_not_stopped_by_it(deployment):
@@ -96,5 +93,4 @@ def test_a_run_after_a_shutdown_is_not_stopped_by_it(deployment):
     settler.close()  # nothing ran: nothing to stop, and the next run must not inherit the stop
     settler.start(OCTOBER)
     wait_until_idle(settler, OCTOBER.id)
-    with reading(deployment.engine) as connection:
-        assert settlement_progress(connection, OCTOBER.id).status == "closed"
+    assert settlement_progress(deployment, OCTOBER.id).status == "closed"

@@ -9,26 +9,25 @@ the ledger check must pass.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from gateway.audit import check_ledger
-from gateway.clock import FixedClock
-from gateway.config import settings_from_dict
-from gateway.deployment import open_deployment
-from gateway.periods import parse_period
-from gateway.settlement import settle
+from gateway.core.check import check_ledger
+from gateway.core.periods import parse_period
 from gateway.storage.engine import reading
-
-from .crash_support import PERIOD, Snapshot, canonical_dump, config_data, differences, seed
+from gateway.usecases.settlement import settle
+from tests.crash.dump import canonical_dump, differences
+from tests.crash.population import PERIOD, config_data, seed
+from tests.crash.snapshot import Snapshot
+from tests.support import make
 
 FUNDERS = 120
 BATCH = 4  # funders per database transaction: about 30 batches for the two runners to meet in
 RACES = 3
-AFTER = datetime(2026, 11, 2, tzinfo=timezone.utc)
+AFTER = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 def runner(url: str, outbox: str):
-    return open_deployment(settings_from_dict(config_data(BATCH, outbox), database_url=url), clock=FixedClock(AFTER))
+    return make(url, config_data(BATCH, outbox), AFTER)
 
 
 def settle_alone(url: str, outbox: str) -> None:

@@ -8,8 +8,8 @@ that, on SQLite and on PostgreSQL, with a real ``gateway settle`` process:
 1. a population of a few hundred funders (euros, demurrage money, mutual
    credit, weighted points, subscriptions, budgets with no means, budgets
    with no flattr going to a commons account, give-to-receive, and demurrage
-   holdings that tie: ``crash_support.makers_circle``) is made through the
-   use cases, and the database is snapshotted (``crash_support.Snapshot``);
+   holdings that tie: ``tests.crash.population.makers_circle``) is made through the
+   use cases, and the database is snapshotted (``tests.crash.snapshot.Snapshot``);
 2. the reference: ``gateway settle`` runs uninterrupted on the snapshot, and
    everything it wrote is dumped in a canonical form (``canonical_dump``:
    accounts by owner, purpose and currency, transactions by idempotency key,
@@ -34,7 +34,7 @@ it in slices of its own CPU time (SIGCONT, then SIGSTOP once its CPU clock
 has moved on by 0.5 ms, or by 30 us near the wanted point, where it also
 drops to nice 19 so that the test gets the CPU back at once), and after each
 slice reads the committed state through a read-only connection of its own
-(``crash_support.step_until``). At the first pause where the wanted state is
+(``tests.crash.watch.step_until``). At the first pause where the wanted state is
 committed, the process is killed. On PostgreSQL a pause only counts while no
 statement of the process runs on the server (a COMMIT in flight could land
 after the pause). Whatever the steps saw, the point is verified after the
@@ -54,7 +54,9 @@ import time
 
 import pytest
 
-from .crash_support import Harness, State, canonical_dump, differences, raw_dump
+from tests.crash.dump import canonical_dump, differences, raw_dump
+from tests.crash.harness import Harness
+from tests.crash.watch import State
 
 pytestmark = [
     pytest.mark.slow,
@@ -70,10 +72,12 @@ KILL_POINTS = {
     "after prepare": (lambda s: True, lambda s: s.period == "settling"),
     "mid batches": (lambda s: False, lambda s: s.period == "settling" and 2 * s.settled >= s.settleable),
     "after batches": (
-        lambda s: s.period == "settling" and s.pending <= 3 * BATCH, lambda s: s.period == "settling" and s.pending == 0
+        lambda s: s.period == "settling" and s.pending <= 3 * BATCH,
+        lambda s: s.period == "settling" and s.pending == 0,
     ),
     "after demurrage": (
-        lambda s: s.period == "settling" and s.pending == 0, lambda s: s.period == "settling" and s.charged == s.due
+        lambda s: s.period == "settling" and s.pending == 0,
+        lambda s: s.period == "settling" and s.charged == s.due,
     ),
 }
 ATTEMPTS = 3  # a kill point missed (the process ran past it within one slice) is tried again
@@ -170,9 +174,11 @@ def test_settle_killed_anywhere_ends_with_the_ledger_of_an_uninterrupted_run(dat
         hits.append(label)
     finish_and_check(harness, reference, raw_dump(database_url), label)
 
-    print(f"\n{database_url.split(':')[0]}: {time.monotonic() - started:.1f} s in all "
-          f"(seeding {harness.seed_seconds:.1f} s; uninterrupted, settle closed the period "
-          f"{closing * 1000:.0f} ms after opening the database)")
+    print(
+        f"\n{database_url.split(':')[0]}: {time.monotonic() - started:.1f} s in all "
+        f"(seeding {harness.seed_seconds:.1f} s; uninterrupted, settle closed the period "
+        f"{closing * 1000:.0f} ms after opening the database)"
+    )
     for line in hits:
         print("  " + line)
 

@@ -11,22 +11,22 @@ from moneyed import Money
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
-from gateway.allocation import allocate_minor
-from gateway.audit import check_ledger
+from gateway.core.allocation import allocate_minor
+from gateway.core.check import check_ledger
+from gateway.core.periods import parse_period
 from gateway.errors import Conflict, PeriodNotEnded
-from gateway.periods import parse_period
-from gateway.reports import receipts_of
-from gateway.settlement import settle
-from gateway.settlement.prepare import prepare
 from gateway.storage.engine import make_engine, read_only, run_in_transaction
 from gateway.storage.schema import postings, receipts, settlements, transactions
 from gateway.usecases.budgets import set_budget
 from gateway.usecases.flattr import flattr
-from gateway.usecases.registry import register_participant, register_thing
+from gateway.usecases.participants import register_participant
+from gateway.usecases.reports import receipts_of
+from gateway.usecases.settlement import settle
+from gateway.usecases.settlement.prepare import prepare
 from gateway.usecases.subscriptions import cancel, subscribe
+from gateway.usecases.things import register_thing
 from gateway.usecases.top_up import top_up
-
-from .support import DECEMBER, NOVEMBER, config, eur
+from tests.support import DECEMBER, NOVEMBER, config, eur
 
 OCTOBER = parse_period("2026-10", "month")
 
@@ -51,8 +51,7 @@ def settle_october(deployment):
 
 
 def shares(deployment, funder, currency="EUR"):
-    with deployment.engine.connect() as connection:
-        (receipt,) = [r for r in receipts_of(connection, deployment.settings, funder, OCTOBER.id) if r.currency == currency]
+    (receipt,) = [r for r in receipts_of(deployment, funder, OCTOBER.id) if r.currency == currency]
     return receipt
 
 
@@ -190,7 +189,9 @@ def test_every_settlement_transaction_is_keyed(deployment):
     flattr(deployment, ids["fan"], thing(deployment, ids["b"], "b"))
     settle_october(deployment)
     with deployment.engine.connect() as connection:
-        keys = connection.execute(select(transactions.c.idempotency_key).where(transactions.c.kind == "settlement")).scalars().all()
+        keys = (
+            connection.execute(select(transactions.c.idempotency_key).where(transactions.c.kind == "settlement")).scalars().all()
+        )
     assert keys == [f"settle:2026-10:{ids['fan']}:EUR"]
 
 
@@ -281,7 +282,8 @@ def test_the_ledger_check_ties_receipts_to_creators_earnings(deployment):
         # A settled budget marked otherwise afterwards: S1 to S3 no longer look at it, S5 sees its money moved.
         connection.execute(update(settlements).where(settlements.c.funder_id == ids["fan"]).values(status="no_means"))
         assert [str(b) for b in check_ledger(connection) if b.invariant == "S5 owned"] == [
-            f"S5 owned: 2026-10: settlement transaction #{transaction_of(connection, ids['fan'])} is no settled budget's"]
+            f"S5 owned: 2026-10: settlement transaction #{transaction_of(connection, ids['fan'])} is no settled budget's"
+        ]
         connection.rollback()
 
 
@@ -352,7 +354,7 @@ def test_periods_settle_in_order(deployment):
 
 def test_progress_counts_only_budgets_of_something(deployment):
     """A budget fixed at nothing (no means) is none to settle: the API's progress and the CLI's agree."""
-    from gateway.settlement.status import settlement_progress
+    from gateway.usecases.settlement.status import settlement_progress
 
     ids = people(deployment, "fan", "broke", "a")
     fund(deployment, ids["fan"], budget="3.00")
@@ -362,6 +364,5 @@ def test_progress_counts_only_budgets_of_something(deployment):
         run_in_transaction(connection, lambda c: prepare(c, deployment.settings, OCTOBER, NOVEMBER))
     seen = []
     settle(deployment, OCTOBER, progress=lambda done, total: seen.append((done, total)))
-    with deployment.engine.connect() as connection:
-        progress = settlement_progress(connection, OCTOBER.id)
+    progress = settlement_progress(deployment, OCTOBER.id)
     assert seen[-1] == (progress.settled, progress.budgets) == (1, 1)

@@ -3,37 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from typing import Any
 
-from ..audit import CHECKS, check_ledger
-from ..config import Settings
-from ..deployment import Deployment, open_deployment
-from ..errors import ConfigError, LedgerBreach
-from ..periods import parse_period
-from ..reports import PeriodReport, period_report
-from ..settlement import settle as run_settle
-from ..storage.engine import reading
-from ..storage.migrate import current_revision, head_revision, upgrade
-from .output import money_text, table
+from gateway.cli.output import money_text, table
+from gateway.config import Settings
+from gateway.deployment import Deployment, open_deployment
+from gateway.errors import LedgerBreach
+from gateway.usecases.calendar import period as parse_period
+from gateway.usecases.database import database_address, require_current_schema, upgrade_schema
+from gateway.usecases.identity.principal import MEMBER, OPERATOR
+from gateway.usecases.identity.roles import cli_actor, set_role_by_handle
+from gateway.usecases.operator import CHECKS, verify_ledger
+from gateway.usecases.reports import PeriodReport, period_report
+from gateway.usecases.settlement import settle as run_settle
 
 
 def _deployment(settings: Settings, migrate: bool = False) -> Deployment:
     deployment = open_deployment(settings)
-    if migrate:
-        return deployment
-    revision = current_revision(deployment.engine)
-    if revision != head_revision():
-        deployment.close()
-        raise ConfigError(f"the database is at schema {revision or 'none'}, not {head_revision()}: run `gateway db upgrade`")
+    if not migrate:
+        try:
+            require_current_schema(deployment)
+        except BaseException:
+            deployment.close()
+            raise
     return deployment
 
 
 def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     deployment = _deployment(settings, migrate=True)
     try:
-        upgrade(deployment.engine)
-        print(f"database at schema {current_revision(deployment.engine)} ({deployment.engine.url.render_as_string()})")
+        print(f"database at schema {upgrade_schema(deployment)} ({database_address(deployment)})")
     finally:
         deployment.close()
     return 0
@@ -42,7 +47,7 @@ def db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 def settle(settings: Settings, args: argparse.Namespace) -> int:
     deployment = _deployment(settings)
     try:
-        period = parse_period(args.period, settings.period) if args.period else None
+        period = parse_period(deployment, args.period) if args.period else None
         with _progress_bar() as progress:
             report = run_settle(deployment, period, progress=progress, pause_gc=True)  # this process does nothing else
         print(format_report(deployment, report))
@@ -54,9 +59,7 @@ def settle(settings: Settings, args: argparse.Namespace) -> int:
 def report(settings: Settings, args: argparse.Namespace) -> int:
     deployment = _deployment(settings)
     try:
-        period = parse_period(args.period, settings.period)
-        with reading(deployment.engine) as connection:
-            print(format_report(deployment, period_report(connection, settings, period.id)))
+        print(format_report(deployment, period_report(deployment, parse_period(deployment, args.period).id)))
     finally:
         deployment.close()
     return 0
@@ -65,21 +68,53 @@ def report(settings: Settings, args: argparse.Namespace) -> int:
 def ledger_check(settings: Settings, args: argparse.Namespace) -> int:
     deployment = _deployment(settings)
     try:
-        return verify_ledger(deployment)
+        return print_ledger_check(deployment)
     finally:
         deployment.close()
 
 
-def verify_ledger(deployment: Deployment) -> int:
+def print_ledger_check(deployment: Deployment) -> int:
     """Print the ledger check's verdict; 1 if anything is broken."""
-    with reading(deployment.engine) as connection:
-        breaches = check_ledger(connection)
+    breaches = verify_ledger(deployment)
     for breach in breaches:
         print(f"gateway: {LedgerBreach.code}: {breach}", file=sys.stderr)
     if breaches:
         return 1
     print(f"ledger check: every invariant holds ({', '.join(CHECKS)})")
     return 0
+
+
+def operator_grant(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_role(settings, args.handle, OPERATOR)
+
+
+def operator_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_role(settings, args.handle, MEMBER)
+
+
+def _set_role(settings: Settings, handle: str, role: str) -> int:
+    """Grant or revoke, recorded as done at the CLI by the local user; having the role already is no error."""
+    deployment = _deployment(settings)
+    try:
+        outcome = set_role_by_handle(deployment, handle, role, cli_actor(_os_user()))
+    finally:
+        deployment.close()
+    who = f"{outcome.handle} (#{outcome.participant_id})"
+    if outcome.change is None:
+        print(f"{who} is {'an operator already' if role == OPERATOR else 'not an operator'}; nothing changed")
+    elif role == OPERATOR:
+        print(f"{who} is now an operator (role change #{outcome.change.id})")
+    else:
+        print(f"{who} is no longer an operator (role change #{outcome.change.id})")
+    return 0
+
+
+def _os_user() -> str:
+    """Who runs the command on this machine, for the record; the uid where the system has no name for it."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no $USER and no passwd entry (a container's arbitrary uid)
+        return f"uid:{os.getuid()}"
 
 
 def currencies(settings: Settings, args: argparse.Namespace) -> int:
@@ -90,22 +125,32 @@ def currencies(settings: Settings, args: argparse.Namespace) -> int:
         if unit.wallet_floor:
             notes.append(f"credit limit {unit.format(-unit.wallet_floor)}")
         if unit.demurrage:
-            notes.append(f"demurrage {unit.demurrage.rate * 100}% every {unit.demurrage.every_months} month(s) to {unit.demurrage.fund}")
-        rows.append([
-            unit.code + (" (default)" if unit.code == settings.default_currency else ""), unit.kind,
-            f"1/{unit.minor_per_major}", unit.format(policy.minimum_budget), unit.format(policy.minimum_withdrawal),
-            f"{policy.fee * 100}%", "; ".join(notes),
-        ])
+            notes.append(
+                f"demurrage {unit.demurrage.rate * 100}% every {unit.demurrage.every_months} month(s) to {unit.demurrage.fund}"
+            )
+        rows.append(
+            [
+                unit.code + (" (default)" if unit.code == settings.default_currency else ""),
+                unit.kind,
+                f"1/{unit.minor_per_major}",
+                unit.format(policy.minimum_budget),
+                unit.format(policy.minimum_withdrawal),
+                f"{policy.fee * 100}%",
+                "; ".join(notes),
+            ]
+        )
     print(f"{settings.name} ({settings.source})")
     print(table(["currency", "kind", "minor unit", "min budget", "min withdrawal", "fee", "notes"], rows))
-    print(f"  period: {settings.period}; weighted points: {'on, up to ' + str(settings.max_points) if settings.weighted_points else 'off'}; "
-          f"unspent budgets: {settings.unspent}; give-to-receive: {'on' if settings.give_to_receive else 'off'}")
+    print(
+        f"  period: {settings.period}; weighted points: {'on, up to ' + str(settings.max_points) if settings.weighted_points else 'off'}; "
+        f"unspent budgets: {settings.unspent}; give-to-receive: {'on' if settings.give_to_receive else 'off'}"
+    )
     print(f"  rails: {', '.join(settings.rails) or 'none'}; exchange rates: {', '.join(settings.rate_providers)}")
     return 0
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
-    from ..http.serve import serve as serve_api
+    from gateway.http.serve import serve as serve_api
 
     _deployment(settings).close()  # the schema is current: check it once, before any process starts
     processes = args.processes or 1
@@ -118,19 +163,23 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from gateway.cli.demo import run_demo
 
     return run_demo(replace(settings, database_url=f"sqlite:///{args.database}"), args.database)
 
 
 def format_report(deployment: Deployment, report: PeriodReport) -> str:
-    text = lambda money: money_text(deployment.currencies, money)  # noqa: E731
+    text = partial(money_text, deployment.currencies)
     lines = [f"period {report.period}: {report.status}"]
-    lines.append(table(
-        ["currency", "funders", "budgets", "fees", "to creators", "unspent", "demurrage"],
-        [[t.currency, t.funders, text(t.budgets), text(t.fees), text(t.distributed), text(t.unspent), text(t.demurrage)]
-         for t in report.currencies],
-    ))
+    lines.append(
+        table(
+            ["currency", "funders", "budgets", "fees", "to creators", "unspent", "demurrage"],
+            [
+                [t.currency, t.funders, text(t.budgets), text(t.fees), text(t.distributed), text(t.unspent), text(t.demurrage)]
+                for t in report.currencies
+            ],
+        )
+    )
     if report.creators:
         lines.append(table(["creator", "earned", "funders"], [[c.handle, text(c.earned), c.funders] for c in report.creators]))
     return "\n".join(lines)
@@ -139,7 +188,9 @@ def format_report(deployment: Deployment, report: PeriodReport) -> str:
 class _progress_bar:
     """A tqdm bar on a terminal; nothing when the output goes elsewhere."""
 
-    def __enter__(self):
+    bar: Any = None
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
         self.bar = None
         if not sys.stderr.isatty():
             return None
@@ -152,6 +203,6 @@ class _progress_bar:
 
         return update
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.close()

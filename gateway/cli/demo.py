@@ -7,30 +7,31 @@ the demo prints the same story every time, whatever today is.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import partial
 
 from moneyed import Money
 
-from ..clock import FixedClock
-from ..config import Settings
-from ..deployment import Deployment, open_deployment
-from ..errors import GatewayError
-from ..periods import period_containing
-from ..reports import receipts_of
-from ..settlement import settle
-from ..storage.engine import reading
-from ..storage.migrate import upgrade
-from ..usecases.budgets import set_budget
-from ..usecases.flattr import flattr
-from ..usecases.registry import register_participant, register_thing
-from ..usecases.subscriptions import subscribe
-from ..usecases.top_up import top_up
-from ..usecases.withdraw import withdraw
-from .commands import format_report, verify_ledger
-from .output import money_text, table
+from gateway.cli.commands import format_report, print_ledger_check
+from gateway.cli.output import money_text, table
+from gateway.clock import FixedClock
+from gateway.config import Settings
+from gateway.deployment import Deployment, open_deployment
+from gateway.errors import GatewayError
+from gateway.usecases.budgets import set_budget
+from gateway.usecases.calendar import current_period
+from gateway.usecases.database import upgrade_schema
+from gateway.usecases.flattr import flattr
+from gateway.usecases.participants import register_participant
+from gateway.usecases.reports import receipts_of
+from gateway.usecases.settlement import settle
+from gateway.usecases.subscriptions import subscribe
+from gateway.usecases.things import register_thing
+from gateway.usecases.top_up import top_up
+from gateway.usecases.withdraw import withdraw
 
-DURING = datetime(2026, 10, 15, 12, 0, tzinfo=timezone.utc)
-AFTER = datetime(2026, 11, 1, 0, 5, tzinfo=timezone.utc)
+DURING = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
+AFTER = datetime(2026, 11, 1, 0, 5, tzinfo=UTC)
 
 
 def run_demo(settings: Settings, path: str) -> int:
@@ -40,10 +41,10 @@ def run_demo(settings: Settings, path: str) -> int:
     clock = FixedClock(DURING)
     deployment = open_deployment(settings, clock=clock)
     try:
-        upgrade(deployment.engine)
+        upgrade_schema(deployment)
         _story(deployment, clock)
         print()
-        status = verify_ledger(deployment)
+        status = print_ledger_check(deployment)
     finally:
         deployment.close()
     if status == 0:
@@ -51,14 +52,25 @@ def run_demo(settings: Settings, path: str) -> int:
     return status
 
 
+def eur(amount: str) -> Money:
+    return Money(amount, "EUR")
+
+
 def _story(deployment: Deployment, clock: FixedClock) -> None:
-    eur = lambda amount: Money(amount, "EUR")  # noqa: E731
     say = print
-    period = period_containing(DURING, deployment.settings.period)
+    period = current_period(deployment)
     say(f"== {deployment.settings.name}: period {period.id}, fee {deployment.settings.policies['EUR'].fee * 100}% ==")
     ids = {}
-    for handle, currency in [("alice", "EUR"), ("bob", "USD"), ("carol", "EUR"), ("dave", "GBP"),
-                             ("erin", "EUR"), ("frank", "EUR"), ("grace", "EUR"), ("heidi", "EUR")]:
+    for handle, currency in [
+        ("alice", "EUR"),
+        ("bob", "USD"),
+        ("carol", "EUR"),
+        ("dave", "GBP"),
+        ("erin", "EUR"),
+        ("frank", "EUR"),
+        ("grace", "EUR"),
+        ("heidi", "EUR"),
+    ]:
         ids[handle] = register_participant(deployment, handle, preferred_currency=currency)
     things = {}
     for owner, key, url, title in [
@@ -72,8 +84,8 @@ def _story(deployment: Deployment, clock: FixedClock) -> None:
     say("creators registered 5 things; 4 funders signed up")
 
     for handle, amount in [("erin", "20.00"), ("frank", "10.00"), ("grace", "5.00")]:
-        result = top_up(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-top-up-{handle}")
-        say(f"{handle} tops up {money_text(deployment.currencies, result.amount)} through the sandbox rail: {result.status}")
+        topped = top_up(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-top-up-{handle}")
+        say(f"{handle} tops up {money_text(deployment.currencies, topped.amount)} through the sandbox rail: {topped.status}")
     set_budget(deployment, ids["erin"], eur("10.00"))
     set_budget(deployment, ids["frank"], eur("10.00"))
     say("erin and frank set a budget of 10.00 EUR a month; grace keeps the minimum, 2.00 EUR")
@@ -89,12 +101,12 @@ def _story(deployment: Deployment, clock: FixedClock) -> None:
     flattr(deployment, ids["grace"], things["essay"])
     say("grace subscribes to the project with 3 points, and flattrs the essay")
 
-    for label, action in [
-        ("heidi (empty wallet) flattrs the comic", lambda: flattr(deployment, ids["heidi"], things["comic"])),
-        ("carol flattrs her own post", lambda: flattr(deployment, ids["carol"], things["post"])),
+    for label, funder, thing in [
+        ("heidi (empty wallet) flattrs the comic", "heidi", "comic"),
+        ("carol flattrs her own post", "carol", "post"),
     ]:
         try:
-            action()
+            flattr(deployment, ids[funder], things[thing])
         except GatewayError as error:
             say(f"{label}: refused, {error.code} ({error.message})")
 
@@ -107,20 +119,30 @@ def _story(deployment: Deployment, clock: FixedClock) -> None:
     say(format_report(deployment, report))
 
     say("\nwhere each funder's budget went:")
-    with reading(deployment.engine) as connection:
-        for handle in ("erin", "frank", "grace"):
-            for receipt in receipts_of(connection, deployment.settings, ids[handle], period.id):
-                text = lambda money: money_text(deployment.currencies, money)  # noqa: E731
-                say(f"  {handle}: budget {text(receipt.budget)}, fee {text(receipt.fee)}")
-                say(table(["thing", "creator", "points", "share"],
-                          [[line.title, line.creator, line.points, text(line.share)] for line in receipt.lines], indent="    "))
+    for handle in ("erin", "frank", "grace"):
+        for receipt in receipts_of(deployment, ids[handle], period.id):
+            text = partial(money_text, deployment.currencies)
+            say(f"  {handle}: budget {text(receipt.budget)}, fee {text(receipt.fee)}")
+            say(
+                table(
+                    ["thing", "creator", "points", "share"],
+                    [[line.title, line.creator, line.points, text(line.share)] for line in receipt.lines],
+                    indent="    ",
+                )
+            )
 
     say("\ncreators withdraw:")
     for handle, amount in [("bob", "4.00"), ("alice", "4.00"), ("dave", "2.25"), ("carol", "0.50")]:
         try:
             result = withdraw(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-withdraw-{handle}")
-            rate = f" at {result.rate.value:.4f} ({result.rate.source}, {result.rate.on})" if result.rate.base != result.rate.quote else ""
-            say(f"  {handle} withdraws {money_text(deployment.currencies, result.amount)} -> "
-                f"{money_text(deployment.currencies, result.payout)}{rate}: {result.status}")
+            rate = (
+                f" at {result.rate.value:.4f} ({result.rate.source}, {result.rate.on})"
+                if result.rate.base != result.rate.quote
+                else ""
+            )
+            say(
+                f"  {handle} withdraws {money_text(deployment.currencies, result.amount)} -> "
+                f"{money_text(deployment.currencies, result.payout)}{rate}: {result.status}"
+            )
         except GatewayError as error:
             say(f"  {handle} withdraws {amount} EUR: refused, {error.code} ({error.message})")

@@ -9,14 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from ..config import load_settings
-from ..errors import GatewayError
-from . import commands
+from gateway.cli import commands
+from gateway.config import load_settings
+from gateway.errors import GatewayError
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not argparse's usage block
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -46,13 +47,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="the database schema")
     db_sub = db.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
-    db_sub.add_parser("upgrade", help="apply the schema migrations (Alembic) up to the latest").set_defaults(run=commands.db_upgrade)
+    db_sub.add_parser("upgrade", help="apply the schema migrations (Alembic) up to the latest").set_defaults(
+        run=commands.db_upgrade
+    )
+
+    operator = sub.add_parser("operator", help="grant or revoke the operator role (the /operator routes of the API)")
+    operator_sub = operator.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    grant = operator_sub.add_parser("grant", help="make a person an operator (recorded; nothing to do if they are one)")
+    grant.add_argument("handle", metavar="HANDLE", help="the person's handle")
+    grant.set_defaults(run=commands.operator_grant)
+    revoke = operator_sub.add_parser("revoke", help="make an operator a member again (recorded; even the last operator)")
+    revoke.add_argument("handle", metavar="HANDLE", help="the person's handle")
+    revoke.set_defaults(run=commands.operator_revoke)
 
     serve = sub.add_parser("serve", help="serve the JSON API (/api/v1) over HTTP")
     serve.add_argument("--host", help="address to bind (default: [http] host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: [http] port, 8080)")
-    serve.add_argument("--processes", type=int, choices=range(1, 65), metavar="N",
-                       help="worker processes sharing the port (default 1; more where cores are to spare)")
+    serve.add_argument(
+        "--processes",
+        type=int,
+        choices=range(1, 65),
+        metavar="N",
+        help="worker processes sharing the port (default 1; more where cores are to spare)",
+    )
     serve.set_defaults(run=commands.serve)
 
     sub.add_parser("currencies", help="show the configured currencies, rails and rates").set_defaults(run=commands.currencies)

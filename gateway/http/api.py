@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -17,22 +17,19 @@ import pydantic
 from aiohttp import web
 from pydantic import BaseModel
 
-from ..deployment import Deployment
-from ..errors import Forbidden, GatewayError, RateLimited, Unauthorized, ValidationError
-from ..usecases.accounts import Principal
-from .idempotency import idempotent
-from .keys import DEPLOYMENT, LIMITER, PRINCIPAL, RATE_HEADERS
-from .problems import problem
-from .ratelimit import RULES, Verdict
+from gateway.deployment import Deployment
+from gateway.errors import BadRequest, Forbidden, NotFound, RateLimited, Unauthorized, UnsupportedMediaType, ValidationError
+from gateway.http.idempotency import idempotent
+from gateway.http.keys import BATCHES, DEPLOYMENT, LIMITER, PRINCIPAL, RATE_HEADERS
+from gateway.http.problems import problem
+from gateway.http.ratelimit import RULES, Verdict
+from gateway.usecases.identity.principal import Principal
 
 T = TypeVar("T")
+Item = TypeVar("Item")
+Handler = Callable[["Call"], Awaitable[Any]]  # a route: what it answers, a model or a response
 Access = Literal["public", "user", "operator"]
 MAX_BODY = 64 * 1024
-
-
-class BadRequest(GatewayError):
-    code = "bad_request"
-    status = 400
 
 
 @dataclass
@@ -48,10 +45,19 @@ class Call:
     idempotency_key: str | None = None
 
     @property
-    def me(self) -> int:
+    def caller(self) -> Principal:
+        """Who calls: a route that is not public has one (``_authorize``)."""
         if self.principal is None:
             raise Unauthorized("sign in or send a token")
-        return self.principal.participant_id
+        return self.principal
+
+    @property
+    def me(self) -> int:
+        return self.caller.participant_id
+
+    async def batched(self, work: Callable[[Deployment, list[Item]], Sequence[Any]], item: Item) -> Any:
+        """The use case ``work`` for ``item``, in one batch with the calls that arrive meanwhile (a group commit)."""
+        return await self.request.app[BATCHES].submit(work, item)
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking use-case code (database, rails) off the event loop."""
@@ -62,7 +68,7 @@ class Call:
 class Endpoint:
     method: str
     path: str
-    handler: Callable[[Call], Awaitable[Any]]
+    handler: Handler
     summary: str
     tag: str
     access: Access = "user"
@@ -88,8 +94,8 @@ class Api:
     prefix: str = "/api/v1"
     endpoints: list[Endpoint] = field(default_factory=list)
 
-    def route(self, method: str, path: str, summary: str, tag: str, **options: Any):
-        def register(handler):
+    def route(self, method: str, path: str, summary: str, tag: str, **options: Any) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
             self.endpoints.append(Endpoint(method, self.prefix + path, handler, summary, tag, **options))
             return handler
 
@@ -100,7 +106,7 @@ class Api:
             app.router.add_route(endpoint.method, endpoint.path, _serve(endpoint))
 
 
-def _serve(endpoint: Endpoint):
+def _serve(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         principal = request.get(PRINCIPAL)
         _authorize(endpoint, principal)
@@ -154,7 +160,7 @@ async def _rate_limit(request: web.Request, endpoint: Endpoint, principal: Princ
     rule = RULES[endpoint.rate]
     # Signing up and in count by address whoever asks: holding accounts must not buy more attempts.
     signed_in = principal is not None and endpoint.access != "public"
-    who = f"p{principal.participant_id}" if signed_in else f"ip{request.remote}"
+    who = f"p{principal.participant_id}" if principal is not None and signed_in else f"ip{request.remote}"
     return enforce(request, await request.app[LIMITER].hit(f"{endpoint.rate}:{who}", rule))
 
 
@@ -172,16 +178,11 @@ def _parse_path(endpoint: Endpoint, request: web.Request) -> dict[str, Any]:
         raw = request.match_info[name]
         if name.endswith("_id"):
             if not raw.isdigit() or len(raw) > 18:
-                raise NotFoundPath(f"no such {name[:-3]}: {raw!r}")
+                raise NotFound(f"no such {name[:-3]}: {raw!r}")
             values[name] = int(raw)
         else:
             values[name] = raw
     return values
-
-
-class NotFoundPath(GatewayError):
-    code = "not_found"
-    status = 404
 
 
 def _parse_query(endpoint: Endpoint, request: web.Request) -> Any:
@@ -198,11 +199,6 @@ async def _read_body(request: web.Request) -> bytes:
     return await request.content.read(MAX_BODY + 1)
 
 
-class UnsupportedMediaType(GatewayError):
-    code = "unsupported_media_type"
-    status = 415
-
-
 def _parse_body(endpoint: Endpoint, raw: bytes) -> Any:
     if len(raw) > MAX_BODY:
         raise BadRequest(f"the body is over {MAX_BODY} bytes")
@@ -210,6 +206,7 @@ def _parse_body(endpoint: Endpoint, raw: bytes) -> Any:
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the body is not valid JSON") from None
+    assert endpoint.body is not None  # only endpoints with a body read one
     return _validated(endpoint.body, data, "body")
 
 

@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 import json
 import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pydantic
 from aiohttp import web
-from sqlalchemy.exc import OperationalError
+from aiohttp.typedefs import Handler
 
-from .. import __version__
-from ..deployment import Deployment
-from ..errors import CsrfFailed, GatewayError, InvalidCredentials
-from ..security import same
-from ..settlement.background import BackgroundSettlement
-from ..usecases.accounts import authenticate_session, authenticate_tokens
-from ..usecases.flattr import flattr_many
-from . import docs, openapi
-from .api import Api
-from .batching import Batcher
-from .keys import DEPLOYMENT, FLATTRS, LIMITER, PRINCIPAL, RATE_HEADERS, SESSION_COOKIE, SETTLER, TOKENS
-from .problems import from_error, problem
-from .ratelimit import Limiter, limiter_for
-from .routes import install_routes
+from gateway import __version__
+from gateway.deployment import Deployment
+from gateway.errors import CsrfFailed, GatewayError, InvalidCredentials
+from gateway.http import docs, openapi
+from gateway.http.api import Api
+from gateway.http.batching import Batches
+from gateway.http.keys import (
+    BATCHES,
+    DEPLOYMENT,
+    LIMITER,
+    PRINCIPAL,
+    RATE_HEADERS,
+    SESSION_COOKIE,
+    SETTLER,
+)
+from gateway.http.problems import from_error, problem
+from gateway.http.ratelimit import Limiter, limiter_for
+from gateway.http.routes import install_routes
+from gateway.security import same
+from gateway.usecases.batches import one_item_may_be_at_fault
+from gateway.usecases.identity.sessions import authenticate_session
+from gateway.usecases.identity.tokens import authenticate_tokens
+from gateway.usecases.settlement.background import BackgroundSettlement
 
 log = logging.getLogger("gateway.http")
 
@@ -34,7 +43,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @web.middleware
-async def problems(request: web.Request, handler) -> web.StreamResponse:
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error becomes problem+json; nothing leaks a stack trace."""
     try:
         return await handler(request)
@@ -58,7 +67,7 @@ async def problems(request: web.Request, handler) -> web.StreamResponse:
 
 
 @web.middleware
-async def identify(request: web.Request, handler) -> web.StreamResponse:
+async def identify(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Who is calling: a bearer token, or a session cookie (whose writes need the CSRF header)."""
     deployment = request.app[DEPLOYMENT]
     principal = None
@@ -67,7 +76,7 @@ async def identify(request: web.Request, handler) -> web.StreamResponse:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise InvalidCredentials("send 'Authorization: Bearer <token>'")
-        principal = await request.app[TOKENS].submit(token.strip())
+        principal = await request.app[BATCHES].submit(authenticate_tokens, token.strip())
         if principal is None:
             raise InvalidCredentials("this token is unknown, revoked or expired")
     elif SESSION_COOKIE in request.cookies:
@@ -81,7 +90,7 @@ async def identify(request: web.Request, handler) -> web.StreamResponse:
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler) -> web.StreamResponse:
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -99,7 +108,7 @@ def _database_threads(deployment: Deployment) -> int:
     configured = deployment.settings.http.threads
     if configured:
         return configured
-    return 2 if deployment.engine.dialect.name == "sqlite" else 16
+    return 2 if deployment.single_writer else 16
 
 
 def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Application:
@@ -140,28 +149,21 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
     return app
 
 
-async def _executor(app: web.Application):
+async def _executor(app: web.Application) -> AsyncIterator[None]:
     """The database threads, and the batches of the busiest calls that run on them."""
     deployment = app[DEPLOYMENT]
     threads = _database_threads(deployment)
     pool = ThreadPoolExecutor(threads, thread_name_prefix="gateway-db")
     asyncio.get_running_loop().set_default_executor(pool)  # where Call.run's asyncio.to_thread runs
     # Each kind of batch may take a quarter of the threads on PostgreSQL: the other calls keep the rest.
-    in_flight = 1 if deployment.engine.dialect.name == "sqlite" else max(1, threads // 4)
-    app[TOKENS] = Batcher(partial(authenticate_tokens, deployment), in_flight=in_flight, alone_on=_maybe_one_calls_fault)
-    app[FLATTRS] = Batcher(partial(flattr_many, deployment), in_flight=in_flight, alone_on=_maybe_one_calls_fault)
+    in_flight = 1 if deployment.single_writer else max(1, threads // 4)
+    app[BATCHES] = Batches(deployment, in_flight=in_flight, alone_on=one_item_may_be_at_fault)
     yield
-    await app[FLATTRS].close()
-    await app[TOKENS].close()
+    await app[BATCHES].close()
     pool.shutdown(wait=True)
 
 
-def _maybe_one_calls_fault(error: Exception) -> bool:
-    """Whether a failed batch is worth trying a call at a time: not when the database is unreachable or locked."""
-    return not isinstance(error, OperationalError)
-
-
-async def _settlement_thread(app: web.Application):
+async def _settlement_thread(app: web.Application) -> AsyncIterator[None]:
     """At shutdown, a settlement this process runs stops after its batch in flight (see ``BackgroundSettlement.close``).
 
     Waited for on a thread of its own: the loop's default executor may be

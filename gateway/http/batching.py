@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from functools import partial
+from typing import Any, Generic, TypeVar
+
+from gateway.deployment import Deployment
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
-Outcomes = Sequence["Result | BaseException"]
+Outcomes = Sequence[Result | BaseException]  # one an item: its result, or the error its caller gets
 
 
 class Batcher(Generic[Item, Result]):
@@ -31,17 +34,23 @@ class Batcher(Generic[Item, Result]):
     where the database writes side by side).
     """
 
-    def __init__(self, work: Callable[[list[Item]], Outcomes], *, most: int = 256, in_flight: int = 1,
-                 alone_on: Callable[[Exception], bool] = lambda error: True) -> None:
+    def __init__(
+        self,
+        work: Callable[[list[Item]], Outcomes[Result]],
+        *,
+        most: int = 256,
+        in_flight: int = 1,
+        alone_on: Callable[[Exception], bool] = lambda error: True,
+    ) -> None:
         self._work = work
         self._most = most
         self._in_flight = in_flight
         self._alone_on = alone_on
-        self._waiting: list[tuple[Item, asyncio.Future]] = []
-        self._workers: set[asyncio.Task] = set()
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._workers: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Result:
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if len(self._workers) < self._in_flight:
             self._start_worker()
@@ -52,7 +61,7 @@ class Batcher(Generic[Item, Result]):
         self._workers.add(worker)
         worker.add_done_callback(self._worker_done)
 
-    def _worker_done(self, worker: asyncio.Task) -> None:
+    def _worker_done(self, worker: asyncio.Task[None]) -> None:
         """A worker that ended after its last look at the queue leaves it to another (or, at shutdown, to nobody)."""
         self._workers.discard(worker)
         if not self._waiting or self._workers:
@@ -69,7 +78,7 @@ class Batcher(Generic[Item, Result]):
             batch, self._waiting = self._waiting[: self._most], self._waiting[self._most :]
             await self._run(batch)
 
-    async def _run(self, batch: list[tuple[Item, asyncio.Future]]) -> None:
+    async def _run(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         items = [item for item, _ in batch]
         try:
             try:
@@ -91,8 +100,8 @@ class Batcher(Generic[Item, Result]):
             else:
                 future.set_result(outcome)
 
-    def _one_at_a_time(self, items: list[Item]) -> list:
-        outcomes: list = []
+    def _one_at_a_time(self, items: list[Item]) -> list[Result | BaseException]:
+        outcomes: list[Result | BaseException] = []
         for item in items:
             try:
                 outcomes += self._work([item])
@@ -105,3 +114,29 @@ class Batcher(Generic[Item, Result]):
         while self._workers:
             await asyncio.gather(*self._workers, return_exceptions=True)
 
+
+class Batches:
+    """A ``Batcher`` for each use case that takes many items at once, made on its first call.
+
+    A route names the use case it calls (``Call.batched(flattr_many, click)``);
+    the batching is how the call is made, not which.
+    """
+
+    def __init__(self, deployment: Deployment, *, in_flight: int, alone_on: Callable[[Exception], bool]) -> None:
+        self._deployment = deployment
+        self._in_flight = in_flight
+        self._alone_on = alone_on
+        self._batchers: dict[Callable[..., Any], Batcher[Any, Any]] = {}
+
+    async def submit(self, work: Callable[[Deployment, list[Item]], Outcomes[Any]], item: Item) -> Any:
+        """``work(deployment, items)`` for ``item``, with the other items that arrive meanwhile."""
+        batcher = self._batchers.get(work)
+        if batcher is None:
+            batcher = self._batchers[work] = Batcher(
+                partial(work, self._deployment), in_flight=self._in_flight, alone_on=self._alone_on
+            )
+        return await batcher.submit(item)
+
+    async def close(self) -> None:
+        for batcher in self._batchers.values():
+            await batcher.close()

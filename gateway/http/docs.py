@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -19,7 +20,7 @@ def render(spec: dict[str, Any]) -> str:
         f"<title>{title}: API</title>"
         "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
         "code{background:#f3f3f3;padding:0 .2em}.op{border-top:1px solid #ddd}ul{margin:0}</style>"
-        f"<h1>{title}: API v1</h1><p>Money is <code>{{\"amount\": \"2.25\", \"currency\": \"EUR\"}}</code>, the amount a string. "
+        f'<h1>{title}: API v1</h1><p>Money is <code>{{"amount": "2.25", "currency": "EUR"}}</code>, the amount a string. '
         "Errors are <code>application/problem+json</code> with a stable <code>type</code>. "
         "The machine-readable document is <a href=/api/v1/openapi.json>/api/v1/openapi.json</a>.</p>"
         f"{body}</html>"
@@ -27,10 +28,15 @@ def render(spec: dict[str, Any]) -> str:
 
 
 def _operation(method: str, path: str, operation: dict[str, Any], schemas: dict[str, Any]) -> str:
-    parts = [f"<div class=op><h3><code>{method.upper()} {html.escape(path)}</code></h3><p>{html.escape(operation['summary'])}</p>"]
+    parts = [
+        f"<div class=op><h3><code>{method.upper()} {html.escape(path)}</code></h3><p>{html.escape(operation['summary'])}</p>"
+    ]
     parameters = [(p["name"], p["in"], p.get("required", False), p.get("schema", {})) for p in operation.get("parameters", [])]
     if parameters:
-        parts.append("<p>parameters:</p>" + _fields((f"{name} ({where})", required, schema) for name, where, required, schema in parameters))
+        parts.append(
+            "<p>parameters:</p>"
+            + _fields((f"{name} ({where})", required, schema) for name, where, required, schema in parameters)
+        )
     body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
     if body:
         parts.append(f"<p>body: {_name(body)}</p>" + _properties(body, schemas))
@@ -49,10 +55,11 @@ def _properties(schema: dict[str, Any], schemas: dict[str, Any]) -> str:
     return _fields((name, name in required, field) for name, field in schema.get("properties", {}).items())
 
 
-def _fields(fields) -> str:
+def _fields(fields: Iterable[tuple[str, bool, dict[str, Any]]]) -> str:
     items = [
         f"<li><code>{html.escape(name)}</code> {html.escape(_type(schema))}{', required' if required else ''}"
-        + (f": {html.escape(schema['description'])}" if schema.get("description") else "") + "</li>"
+        + (f": {html.escape(schema['description'])}" if schema.get("description") else "")
+        + "</li>"
         for name, required, schema in fields
     ]
     return f"<ul>{''.join(items)}</ul>" if items else ""
@@ -65,7 +72,7 @@ def _type(schema: dict[str, Any]) -> str:
         return " or ".join(_type(option) for option in schema["anyOf"])
     if schema.get("type") == "array":
         return f"list of {_type(schema.get('items', {}))}"
-    return schema.get("type", "any")
+    return str(schema.get("type", "any"))
 
 
 def _name(schema: dict[str, Any]) -> str:
@@ -73,4 +80,4 @@ def _name(schema: dict[str, Any]) -> str:
 
 
 def _ref(schema: dict[str, Any]) -> str:
-    return schema.get("$ref", "").rpartition("/")[2]
+    return str(schema.get("$ref", "")).rpartition("/")[2]

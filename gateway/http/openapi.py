@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from .api import Api, Endpoint
-from .idempotency import HEADER
-from .schemas import PERIOD_PATTERN
+from gateway.http.api import Api, Endpoint
+from gateway.http.idempotency import HEADER
+from gateway.http.schemas import PERIOD_PATTERN
 
 REF = "#/components/schemas/{model}"
 
@@ -56,7 +57,7 @@ def document(api: Api, title: str, version: str) -> dict[str, Any]:
     }
 
 
-def _operation(endpoint: Endpoint, mapping) -> dict[str, Any]:
+def _operation(endpoint: Endpoint, mapping: Mapping[Any, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": endpoint.operation_id,
         "summary": endpoint.summary,
@@ -75,27 +76,31 @@ def _operation(endpoint: Endpoint, mapping) -> dict[str, Any]:
 
 
 def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
-    parameters = []
+    parameters: list[dict[str, Any]] = []
     for name in endpoint.path_params():
-        schema = {"type": "integer", "minimum": 0} if name.endswith("_id") else {"type": "string"}
+        schema: dict[str, Any] = {"type": "integer", "minimum": 0} if name.endswith("_id") else {"type": "string"}
         if name == "period":
             schema["pattern"] = PERIOD_PATTERN
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     if endpoint.query is not None:
-        schema = endpoint.query.model_json_schema(ref_template=REF)
-        required = set(schema.get("required", []))
-        for name, prop in schema.get("properties", {}).items():
+        query = endpoint.query.model_json_schema(ref_template=REF)
+        required = set(query.get("required", []))
+        for name, prop in query.get("properties", {}).items():
             parameters.append({"name": name, "in": "query", "required": name in required, "schema": prop})
     if endpoint.idempotent:
-        parameters.append({
-            "name": HEADER, "in": "header", "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-            "description": "the same key and body return the first response; another body is a 422",
-        })
+        parameters.append(
+            {
+                "name": HEADER,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "description": "the same key and body return the first response; another body is a 422",
+            }
+        )
     return parameters
 
 
-def _responses(endpoint: Endpoint, mapping) -> dict[str, Any]:
+def _responses(endpoint: Endpoint, mapping: Mapping[Any, Any]) -> dict[str, Any]:
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     responses: dict[str, Any] = {}
     if endpoint.response is None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import GatewayError
+from gateway.errors import GatewayError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -34,9 +34,7 @@ TITLES = {
 
 def problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
     body = {"type": code, "title": TITLES.get(status, "Error"), "status": status, "detail": detail, **extra}
-    return web.Response(
-        status=status, text=json.dumps(body, default=str), content_type=PROBLEM_JSON, headers=headers
-    )
+    return web.Response(status=status, text=json.dumps(body, default=str), content_type=PROBLEM_JSON, headers=headers)
 
 
 def from_error(error: GatewayError) -> web.Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,7 +45,11 @@ class Verdict:
     reset: int  # seconds until the window ends
 
     def headers(self) -> dict[str, str]:
-        headers = {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining), "RateLimit-Reset": str(self.reset)}
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
         if not self.allowed:
             headers["Retry-After"] = str(self.reset)
         return headers
@@ -70,7 +75,7 @@ class MemoryLimiter:
 
     MAX_KEYS = 100_000  # past this many counters, the ones whose window has ended are dropped
 
-    def __init__(self, clock=time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         # (key, window length, window number) -> count. Window numbers of rules with other lengths
         # are not comparable, so a counter's end is computed from its own length.
         self._counts: dict[tuple[str, int, int], int] = {}
@@ -108,7 +113,7 @@ class RedisLimiter:
 
     PAUSE = 5.0
 
-    def __init__(self, url: str, clock=time.time, prefix: str = "gateway:rate:") -> None:
+    def __init__(self, url: str, clock: Callable[[], float] = time.time, prefix: str = "gateway:rate:") -> None:
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
@@ -125,7 +130,9 @@ class RedisLimiter:
             return await self._fallback.hit(key, rule)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                count, _ = await pipe.incr(name).expire(name, rule.window + 1).execute()
+                pipe.incr(name)
+                pipe.expire(name, rule.window + 1)
+                count, _ = await pipe.execute()
         except RedisError as error:
             self._failed(error)
             return await self._fallback.hit(key, rule)
@@ -137,7 +144,9 @@ class RedisLimiter:
         try:
             name = self._name(key, rule, self._clock())
             async with self._redis.pipeline(transaction=True) as pipe:
-                await pipe.decr(name).expire(name, rule.window + 1).execute()
+                pipe.decr(name)
+                pipe.expire(name, rule.window + 1)
+                await pipe.execute()
         except RedisError as error:
             self._failed(error)
 

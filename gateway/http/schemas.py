@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from moneyed import Money
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from currencies import CurrencyRegistry
+from gateway.errors import ValidationError
+from gateway.rules import CURRENCY, anchored
 
-from ..errors import ValidationError
-
-T = TypeVar("T")
 # A month (2026-11) or an ISO week (2026-W48), whichever the deployment's period is; parse_period checks the rest.
 PERIOD_PATTERN = r"^\d{4}-(\d{2}|W\d{2})$"
 
@@ -28,7 +27,7 @@ class MoneyJson(Model):
     """An amount of money. The amount is a string, so no float ever carries it."""
 
     amount: StrictStr = Field(pattern=r"^-?\d+(\.\d+)?$|^-?\d+:[0-5]\d$", max_length=40, examples=["2.25"])
-    currency: StrictStr = Field(pattern=r"^[A-Z][A-Z0-9]{2,11}$", examples=["EUR"])
+    currency: StrictStr = Field(pattern=anchored(CURRENCY), examples=["EUR"])
 
     def minor(self, currencies: CurrencyRegistry) -> int:
         return currencies.get(self.currency).parse(self.amount)
@@ -40,15 +39,6 @@ class MoneyJson(Model):
 def money_json(currencies: CurrencyRegistry, money: Money) -> MoneyJson:
     unit = currencies.get(money.currency.code)
     return MoneyJson(amount=unit.format_amount(unit.to_minor(money)), currency=unit.code)
-
-
-def minor_json(currencies: CurrencyRegistry, minor: int, code: str) -> MoneyJson:
-    return MoneyJson(amount=currencies.get(code).format_amount(minor), currency=code)
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
 
 
 def encode_cursor(position: Any) -> str:

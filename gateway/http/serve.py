@@ -13,11 +13,12 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from types import FrameType
 
 from aiohttp import web
 
-from ..deployment import Deployment
-from .app import create_app
+from gateway.deployment import Deployment
+from gateway.http.app import create_app
 
 
 def serve(open_deployment: Callable[[], Deployment], host: str, port: int, processes: int = 1) -> None:
@@ -66,7 +67,7 @@ def _fork(open_deployment: Callable[[], Deployment], listening: socket.socket) -
 def _wait_for(children: list[int]) -> None:
     """Pass SIGINT and SIGTERM on to the workers, and return when they have all stopped."""
 
-    def forward(signum, _frame) -> None:
+    def forward(signum: int, _frame: FrameType | None) -> None:
         for pid in children:
             try:
                 os.kill(pid, signal.SIGTERM)

@@ -9,19 +9,22 @@ callers can tell a broken constraint by its name.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import sqlite3
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
 
-from .schema import accounts
+from gateway.storage.engine import driver_of
+from gateway.storage.schema import accounts
 
 # Above this many rows, PostgreSQL's balance updates are one set-based statement.
 SET_BASED_FROM = 20
 
 
-def bulk_insert(connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
+def bulk_insert(connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Append ``rows`` (tuples in ``columns`` order) to ``table``; returns how many.
 
     Values go through the column types' own conversions where a type has one
@@ -35,7 +38,7 @@ def bulk_insert(connection: Connection, table: Table, columns: Sequence[str], ro
     if connection.dialect.name == "postgresql":
         count = 0
         with _wrapped(connection, statement):
-            with connection.connection.driver_connection.cursor() as cursor:
+            with driver_of(connection).cursor() as cursor:
                 with cursor.copy(statement) as copy:
                     for row in rows:
                         copy.write_row(row)
@@ -45,7 +48,7 @@ def bulk_insert(connection: Connection, table: Table, columns: Sequence[str], ro
     if rows:
         statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks(len(columns))})"
         with _wrapped(connection, statement):
-            cursor = connection.connection.driver_connection.cursor()
+            cursor = driver_of(connection).cursor()
             try:
                 cursor.executemany(statement, rows)
             finally:
@@ -110,17 +113,18 @@ def driver_style(connection: Connection, statement: str) -> str:
     return statement.replace("%", "%%").replace("?", "%s")
 
 
-def read_rows(connection: Connection, statement: str, params: Sequence = ()) -> list[tuple]:
+def read_rows(connection: Connection, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """All rows of a query written with ``?`` marks, as tuples.
 
     For large reads: no per-row result objects, in the caller's transaction.
     """
     statement = driver_style(connection, statement)
     with _wrapped(connection, statement):
-        cursor = connection.connection.driver_connection.cursor()
+        cursor = driver_of(connection).cursor()
         try:
             cursor.execute(statement, tuple(params))
-            return cursor.fetchall()
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
         finally:
             cursor.close()
 
@@ -130,33 +134,69 @@ def marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-BOUND_VALUES = 999  # SQLite's oldest limit on a statement's bound values
+POSTGRESQL_BOUND_VALUES = 65_535  # the protocol counts a statement's parameters in 16 bits
+
+
+def bound_values(connection: Connection) -> int:
+    """How many values one statement may bind: SQLite's is set when it is compiled, so it is asked."""
+    if connection.dialect.name == "postgresql":
+        return POSTGRESQL_BOUND_VALUES
+    driver = driver_of(connection)
+    return int(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+
+
+def locking(connection: Connection) -> str:
+    """The clause that locks the rows a ``read_rows`` query returns, until the transaction ends.
+
+    PostgreSQL locks rows; SQLite has no row locks, and needs none: a write
+    transaction holds the database's one write lock from its BEGIN IMMEDIATE.
+    """
+    return " FOR UPDATE" if connection.dialect.name == "postgresql" else ""
+
+
+def select_in(
+    connection: Connection, statement: str, ids: Sequence[int], params: Sequence[Any] = (), tail: str = ""
+) -> list[tuple[Any, ...]]:
+    """``statement`` (ending with the column to match; its other marks ``?``) for the rows whose column is in ``ids``.
+
+    One array parameter on PostgreSQL; on SQLite, IN lists as long as a statement may bind.
+    """
+    if connection.dialect.name == "postgresql":
+        return read_rows(connection, statement + " = ANY(?)" + tail, (*params, list(ids)))
+    size = bound_values(connection) - len(params)
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        rows += read_rows(connection, f"{statement} IN ({marks(len(chunk))}){tail}", (*params, *chunk))
+    return rows
 
 
 def rows_for_ids(
-    connection: Connection, template: str, ids: Collection[int], uses: int = 1, before: Sequence = ()
-) -> list[tuple]:
-    """``read_rows`` of a query whose ``{ids}`` (there ``uses`` times) lists ``ids``, in chunks that fit ``BOUND_VALUES``.
+    connection: Connection, template: str, ids: Collection[int], uses: int = 1, before: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """``read_rows`` of a query whose ``{ids}`` (there ``uses`` times) lists ``ids``, in chunks a statement may bind.
 
     ``before`` are the values of the ``?`` marks ahead of the first list.
     """
     ids = sorted(set(ids))
-    size = (BOUND_VALUES - len(before)) // uses
-    rows: list[tuple] = []
+    size = (bound_values(connection) - len(before)) // uses
+    rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ids), size):
-        chunk = ids[start:start + size]
+        chunk = ids[start : start + size]
         rows += read_rows(connection, template.format(ids=marks(len(chunk))), [*before, *chunk * uses])
     return rows
 
 
-def _converted(connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence]) -> Iterable[Sequence]:
+def _converted(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> Iterable[Sequence[Any]]:
     """``rows`` with each value passed through its column type's conversion, where there is one.
 
     A bulk insert often repeats one value down a column (the same timestamp,
     no metadata); the last conversion of each column is reused for it.
     """
     dialect = connection.dialect
-    converters: list[list] = []
+    converters: list[list[Any]] = []
     for position, name in enumerate(columns):
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
@@ -164,7 +204,7 @@ def _converted(connection: Connection, table: Table, columns: Sequence[str], row
     if not converters:
         return rows
 
-    def convert(row: Sequence) -> tuple:
+    def convert(row: Sequence[Any]) -> tuple[Any, ...]:
         values = list(row)
         for converter in converters:
             position, process, last, converted = converter
@@ -182,12 +222,56 @@ _UNSET = object()
 
 
 @contextmanager
-def _wrapped(connection: Connection, statement: str):
+def _wrapped(connection: Connection, statement: str) -> Iterator[None]:
     """Raise a driver's error as SQLAlchemy does for its own statements."""
     dialect = connection.dialect
     try:
         yield
     except dialect.loaded_dbapi.Error as error:
-        raise DBAPIError.instance(
-            statement, None, error, dialect.loaded_dbapi.Error, dialect=dialect
-        ) from error
+        raise DBAPIError.instance(statement, None, error, dialect.loaded_dbapi.Error, dialect=dialect) from error
+
+
+def bulk_update(
+    connection: Connection,
+    table: Table,
+    keys: Sequence[str],
+    values: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    fixed: dict[str, Any] | None = None,
+    between: tuple[str, Any, Any] | None = None,
+) -> None:
+    """Set the ``values`` columns of the rows found by the ``keys`` columns; each of ``rows`` is keys, then values.
+
+    ``fixed``: key columns with one value for every row. PostgreSQL: one
+    statement joining the table to the rows as arrays (``unnest``), which
+    ``between`` (a column, with the least and the greatest value the rows
+    have in it) narrows to an index range; SQLite: one UPDATE a row.
+    """
+    if not rows:
+        return
+    fixed = fixed or {}
+    names = [*keys, *values]
+    if connection.dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{_array_type(connection, table.c[name])}" for name in names)
+        assignments = ", ".join(f"{name} = v.{name}" for name in values)
+        matches = [f"{table.name}.{name} = v.{name}" for name in keys] + [f"{table.name}.{name} = %s" for name in fixed]
+        params: list[Any] = [[row[i] for row in rows] for i in range(len(names))] + list(fixed.values())
+        if between is not None:
+            matches.append(f"{table.name}.{between[0]} BETWEEN %s AND %s")
+            params += [between[1], between[2]]
+        statement = (
+            f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) WHERE {' AND '.join(matches)}"
+        )
+        connection.exec_driver_sql(statement, tuple(params))
+        return
+    assignments = ", ".join(f"{name} = ?" for name in values)
+    where = " AND ".join(f"{name} = ?" for name in [*fixed, *keys])
+    constants = tuple(fixed.values())
+    reordered = [(*row[len(keys) :], *constants, *row[: len(keys)]) for row in rows]
+    connection.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE {where}", reordered)
+
+
+def _array_type(connection: Connection, column: Any) -> str:
+    """PostgreSQL's array type of a column's values: ``bigint[]``, ``varchar[]``..."""
+    name = str(column.type.compile(dialect=connection.dialect)).split("(")[0].lower()
+    return f"{name}[]"

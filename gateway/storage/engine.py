@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import TypeVar
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -18,6 +18,11 @@ _WRITERS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 _WRITERS_GUARD = threading.Lock()
 
 
+def driver_of(connection: Connection) -> Any:
+    """The driver's own connection under ``connection`` (sqlite3's or psycopg's), for what SQLAlchemy does not say."""
+    return connection.connection.driver_connection
+
+
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for ``postgresql://`` URLs, whatever driver is installed beside it."""
     parsed = make_url(url)
@@ -26,7 +31,7 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, **kwargs)
@@ -47,7 +52,7 @@ def _configure_sqlite(engine: Engine) -> None:
     """
 
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record):
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         # lower() for every letter, as PostgreSQL's: SQLite's own folds A to Z only.
         dbapi_connection.create_function(
@@ -62,7 +67,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def on_begin(connection):
+    def on_begin(connection: Connection) -> None:
         reading = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
@@ -123,7 +128,7 @@ def run_in_transaction(bind: Engine | Connection, work: Callable[[Connection], T
     raise AssertionError("unreachable")
 
 
-def _one_writer(engine: Engine) -> AbstractContextManager:
+def _one_writer(engine: Engine) -> AbstractContextManager[Any]:
     """On SQLite, this process's write transactions take turns on a lock.
 
     SQLite lets one writer in at a time, and one that finds the database
@@ -135,3 +140,31 @@ def _one_writer(engine: Engine) -> AbstractContextManager:
         return nullcontext()
     with _WRITERS_GUARD:
         return _WRITERS.setdefault(engine, threading.Lock())
+
+
+def single_writer(engine: Engine) -> bool:
+    """Whether the database writes one transaction at a time (SQLite), so that writers side by side only queue."""
+    return engine.dialect.name == "sqlite"
+
+
+# SQLite's page cache for a connection that writes in bulk, in KiB (its default is 2 MiB). Settlement
+# writes into indexes all over their width (postings by account, receipts by creator); with a small
+# cache most of those pages are read back and spilled again at every batch.
+BULK_CACHE_KIB = 131_072
+
+
+@contextmanager
+def bulk_writing(engine: Engine) -> Iterator[Connection]:
+    """A connection for a long run of bulk writes: on SQLite with a larger page cache, put back after."""
+    with engine.connect() as connection:
+        if connection.dialect.name != "sqlite":
+            yield connection
+            return
+        driver = driver_of(connection)
+        before = driver.execute("PRAGMA cache_size").fetchone()[0]
+        driver.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+        try:
+            yield connection
+        finally:
+            if not connection.invalidated:
+                driver_of(connection).execute(f"PRAGMA cache_size = {before}")

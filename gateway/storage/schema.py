@@ -6,7 +6,7 @@ test checks the two never drift. Money columns are integer minor units.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Dialect,
     ForeignKey,
     Index,
     Integer,
@@ -43,7 +44,7 @@ Minor = BigInteger  # an amount in minor units
 Code = String(12)  # a currency code
 
 
-class Timestamp(TypeDecorator):
+class Timestamp(TypeDecorator[datetime]):
     """A moment, always timezone-aware and in UTC when it comes back.
 
     SQLite keeps no zone: what goes in is turned to UTC, and what comes out
@@ -53,15 +54,16 @@ class Timestamp(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("a naive datetime cannot be stored: give it a timezone")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
 
 PeriodId = String(10)
 
@@ -80,6 +82,21 @@ participants = Table(
     Column("auto_submit_sites", JSON, nullable=False, server_default="[]"),
     Column("created_at", Timestamp, nullable=False),
     CheckConstraint("kind IN ('person', 'system')", name="kind"),
+)
+
+# Who gave a person which role, when and from where: one row a change, append-only (triggers refuse
+# an UPDATE or DELETE, as on the ledger). Written in the transaction that changes participants.role.
+role_changes = Table(
+    "role_changes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("participant_id", Id, ForeignKey("participants.id"), nullable=False, index=True),
+    Column("role", String(12), nullable=False),  # the role given: member | operator
+    Column("actor_id", Id, ForeignKey("participants.id")),  # the operator who gave it; NULL: no participant (the CLI)
+    Column("via", String(12), nullable=False),  # cli | api | internal (Python calling the use case itself)
+    Column("detail", String(200)),  # where from: the OS user at the CLI, the credential over the API ("token:12")
+    Column("created_at", Timestamp, nullable=False),
+    CheckConstraint("role IN ('member', 'operator')", name="role"),
 )
 
 # Sign-in: secrets are stored hashed (argon2 for passwords, SHA-256 for random tokens).

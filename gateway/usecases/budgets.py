@@ -5,12 +5,13 @@ from __future__ import annotations
 from moneyed import Money
 from sqlalchemy import Connection, delete, select, update
 
-from ..deployment import Deployment
-from ..errors import BelowMinimum
-from ..storage.engine import reading, run_in_transaction
-from ..storage.schema import budgets
-from ..storage.upsert import insert_ignore
-from .common import person, positive_amount
+from gateway.deployment import Deployment
+from gateway.errors import BelowMinimum
+from gateway.storage.engine import reading, run_in_transaction
+from gateway.storage.schema import budgets
+from gateway.storage.upsert import insert_ignore
+from gateway.usecases.amounts import positive_amount
+from gateway.usecases.participants import person
 
 
 def set_budget(deployment: Deployment, funder_id: int, amount: Money) -> Money:

@@ -7,21 +7,31 @@ until the period is settled; a flattr can be taken back until then.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from ..config import Settings
-from ..deployment import Deployment
-from ..errors import AlreadyFlattred, GatewayError, NoMeans, NotFound, OwnThing, PeriodClosed, ValidationError
-from ..funding import means_of, means_suffice
-from ..periods import Period, period_containing
-from ..storage.bulk import marks, read_rows, rows_for_ids
-from ..storage.engine import reading, run_in_transaction
-from ..storage.locks import lock_period_flattrs
-from ..storage.schema import flattrs, periods, things
-from .common import check_person
+from gateway.config import Settings
+from gateway.core.means import Means, means_of, means_suffice
+from gateway.core.periods import Period
+from gateway.deployment import Deployment
+from gateway.errors import (
+    AlreadyFlattred,
+    GatewayError,
+    NoMeans,
+    NotFound,
+    OwnThing,
+    PeriodClosed,
+    ValidationError,
+)
+from gateway.storage.bulk import bound_values, locking, marks, read_rows, rows_for_ids
+from gateway.storage.engine import reading, run_in_transaction
+from gateway.storage.locks import lock_period_flattrs
+from gateway.storage.schema import flattrs, periods, things
+from gateway.usecases.calendar import current_period
+from gateway.usecases.participants import check_person
 
 
 @dataclass(frozen=True)
@@ -30,10 +40,6 @@ class Flattr:
     funder_id: int
     thing_id: int
     points: int
-
-
-def current_period(deployment: Deployment) -> Period:
-    return period_containing(deployment.clock.now(), deployment.settings.period)
 
 
 def check_points(settings: Settings, points: int) -> None:
@@ -63,10 +69,9 @@ def period_closed(period: Period, status: str) -> PeriodClosed:
     return PeriodClosed(f"the period {period.id} is {status}; flattrs now count in the next one")
 
 
-def fundable_thing(connection: Connection, funder_id: int, thing_id: int):
+def fundable_thing(connection: Connection, funder_id: int, thing_id: int) -> None:
     thing = connection.execute(select(things.c.owner_id, things.c.hidden).where(things.c.id == thing_id)).first()
     check_fundable(funder_id, thing_id, thing.owner_id if thing else None, thing.hidden if thing else None)
-    return thing
 
 
 def check_fundable(funder_id: int, thing_id: int, owner_id: int | None, hidden: bool | None) -> None:
@@ -108,16 +113,15 @@ def flattr_many(deployment: Deployment, clicks: Sequence[Click]) -> list[Flattr 
     period = current_period(deployment)
     with reading(deployment.engine) as connection:
         refusals = _refusals(connection, deployment.settings, clicks)
-    outcomes: list[Flattr | GatewayError | None] = list(refusals)
     allowed = [i for i, refusal in enumerate(refusals) if refusal is None]
+    written: dict[int, Flattr | GatewayError] = {}
     if allowed:
         most, now = deployment.settings.max_points, deployment.clock.now()
-        written = run_in_transaction(
+        outcomes = run_in_transaction(
             deployment.engine, lambda c: _add_points(c, most, period, [clicks[i] for i in allowed], now)
         )
-        for i, outcome in zip(allowed, written):
-            outcomes[i] = outcome
-    return outcomes
+        written = dict(zip(allowed, outcomes))
+    return [written[i] if refusal is None else refusal for i, refusal in enumerate(refusals)]
 
 
 _FUNDERS = "SELECT id, kind, frozen, handle, preferred_currency FROM participants WHERE id IN ({ids})"
@@ -144,6 +148,7 @@ def _refusals(connection: Connection, settings: Settings, clicks: Sequence[Click
             check_points(settings, click.points)
             funder = funders.get(click.funder_id)
             check_person(click.funder_id, funder)
+            assert funder is not None  # check_person refused a missing one
             check_fundable(click.funder_id, click.thing_id, *owners.get(click.thing_id, (None, None)))
             check_means(settings, funder.preferred_currency, means.get(click.funder_id, ()))
         except GatewayError as refusal:
@@ -153,13 +158,10 @@ def _refusals(connection: Connection, settings: Settings, clicks: Sequence[Click
     return refusals
 
 
-def check_means(settings: Settings, preferred_currency: str | None, means) -> None:
-    """``means`` are the funder's rows of ``funding.means_of``."""
+def check_means(settings: Settings, preferred_currency: str | None, means: Iterable[Means]) -> None:
+    """``means`` are the funder's rows of ``means.means_of``."""
     if not means_suffice(settings, preferred_currency, means):
         raise NoMeans("top up your wallet to at least the minimum budget before flattring")
-
-
-PAIRS_A_QUERY = 400  # two bound values a pair, and the period: under SQLite's oldest limit of 999
 
 
 def _given(connection: Connection, period: Period, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
@@ -172,26 +174,32 @@ def _given(connection: Connection, period: Period, pairs: set[tuple[int, int]]) 
     databases find through the (period, funder, thing) index; SQLite would
     scan the whole period for a list of pairs.
     """
-    lock = " FOR UPDATE" if connection.dialect.name == "postgresql" else ""
     ordered = sorted(pairs)
+    per_query = (bound_values(connection) - 1) // 2  # a funder and a thing a pair at the most, and the period
     given: dict[tuple[int, int], int] = {}
-    for start in range(0, len(ordered), PAIRS_A_QUERY):
-        chunk = ordered[start:start + PAIRS_A_QUERY]
+    for start in range(0, len(ordered), per_query):
+        chunk = ordered[start : start + per_query]
         funders, things_ = sorted({f for f, _ in chunk}), sorted({t for _, t in chunk})
-        statement = (f"SELECT funder_id, thing_id, points FROM flattrs WHERE period = ? AND funder_id IN ({marks(len(funders))}) "
-                     f"AND thing_id IN ({marks(len(things_))}) ORDER BY funder_id, thing_id{lock}")
+        statement = (
+            f"SELECT funder_id, thing_id, points FROM flattrs WHERE period = ? AND funder_id IN ({marks(len(funders))}) "
+            f"AND thing_id IN ({marks(len(things_))}) ORDER BY funder_id, thing_id{locking(connection)}"
+        )
         for funder, thing, points in read_rows(connection, statement, [period.id, *funders, *things_]):
             given[funder, thing] = points
     return {pair: points for pair, points in given.items() if pair in pairs}
 
 
 _THE_FLATTR = (
-    flattrs.c.period == bindparam("of_period"), flattrs.c.funder_id == bindparam("funder"), flattrs.c.thing_id == bindparam("thing")
+    flattrs.c.period == bindparam("of_period"),
+    flattrs.c.funder_id == bindparam("funder"),
+    flattrs.c.thing_id == bindparam("thing"),
 )
 _MORE_POINTS = update(flattrs).where(*_THE_FLATTR).values(points=bindparam("total"))
 
 
-def _add_points(connection: Connection, most: int, period: Period, clicks: Sequence[Click], now) -> list[Flattr | GatewayError]:
+def _add_points(
+    connection: Connection, most: int, period: Period, clicks: Sequence[Click], now: datetime
+) -> list[Flattr | GatewayError]:
     status = open_or_status(connection, period)
     if status is not None:
         return [period_closed(period, status) for _ in clicks]
@@ -209,13 +217,17 @@ def _add_points(connection: Connection, most: int, period: Period, clicks: Seque
         given[key] = total = min(most, (before or 0) + click.points)
         outcomes.append(Flattr(period.id, click.funder_id, click.thing_id, total))
     if new:
-        connection.execute(insert(flattrs), [
-            {"period": period.id, "funder_id": f, "thing_id": t, "points": given[f, t], "source": "click", "created_at": now}
-            for f, t in sorted(new)  # one order for every writer: PostgreSQL's concurrent batches cannot deadlock
-        ])
+        connection.execute(
+            insert(flattrs),
+            [
+                {"period": period.id, "funder_id": f, "thing_id": t, "points": given[f, t], "source": "click", "created_at": now}
+                for f, t in sorted(new)  # one order for every writer: PostgreSQL's concurrent batches cannot deadlock
+            ],
+        )
     if raised:
-        connection.execute(_MORE_POINTS, [{"of_period": period.id, "funder": f, "thing": t, "total": given[f, t]}
-                                          for f, t in sorted(raised)])
+        connection.execute(
+            _MORE_POINTS, [{"of_period": period.id, "funder": f, "thing": t, "total": given[f, t]} for f, t in sorted(raised)]
+        )
     return outcomes
 
 
@@ -226,9 +238,7 @@ def unflattr(deployment: Deployment, funder_id: int, thing_id: int) -> None:
     def work(connection: Connection) -> None:
         ensure_open(connection, period)
         removed = connection.execute(
-            delete(flattrs).where(
-                flattrs.c.period == period.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id
-            )
+            delete(flattrs).where(flattrs.c.period == period.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id)
         ).rowcount
         if not removed:
             _refuse_if_ended(connection, period.previous(), funder_id, thing_id)
@@ -239,14 +249,18 @@ def unflattr(deployment: Deployment, funder_id: int, thing_id: int) -> None:
 
 def _refuse_if_ended(connection: Connection, last: Period, funder_id: int, thing_id: int) -> None:
     """Say so when the flattr to take back is the last period's, which has ended (and maybe settled)."""
-    flattred = connection.execute(select(flattrs.c.points).where(
-        flattrs.c.period == last.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id)).first()
+    flattred = connection.execute(
+        select(flattrs.c.points).where(
+            flattrs.c.period == last.id, flattrs.c.funder_id == funder_id, flattrs.c.thing_id == thing_id
+        )
+    ).first()
     if flattred is None:
         return
     status = connection.execute(select(periods.c.status).where(periods.c.id == last.id)).scalar()
     where = "ended" if status is None else "been settled" if status == "closed" else "begun settling"
-    raise PeriodClosed(f"your flattr of thing #{thing_id} counts in {last.id}, which has {where}; "
-                       "it can no longer be taken back", period=last.id)
+    raise PeriodClosed(
+        f"your flattr of thing #{thing_id} counts in {last.id}, which has {where}; it can no longer be taken back", period=last.id
+    )
 
 
 def flattrs_of(deployment: Deployment, funder_id: int, period: Period) -> list[Flattr]:

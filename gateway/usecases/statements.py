@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from moneyed import Money
 from sqlalchemy import select
 
-from ..deployment import Deployment
-from ..errors import NotFound
-from ..storage.engine import reading
-from ..storage.schema import accounts, top_ups, withdrawals
-from .top_up import TopUp, as_top_up
-from .withdraw import Withdrawal, as_withdrawal
+from gateway.core.accounts import Purpose
+from gateway.deployment import Deployment
+from gateway.errors import NotFound
+from gateway.storage.engine import reading
+from gateway.storage.schema import accounts, top_ups, withdrawals
+from gateway.usecases.top_up import TopUp, as_top_up
+from gateway.usecases.withdraw import Withdrawal, as_withdrawal
 
-PERSONAL_PURPOSES = ("wallet", "earnings", "payout")
+PERSONAL_PURPOSES = (Purpose.WALLET, Purpose.EARNINGS, Purpose.PAYOUT)
 
 
 @dataclass(frozen=True)

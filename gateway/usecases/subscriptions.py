@@ -8,16 +8,17 @@ own, never beyond the deployment's maximum.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, Row, select, update
 
-from ..deployment import Deployment
-from ..errors import NotFound, ValidationError
-from ..storage.engine import reading, run_in_transaction
-from ..storage.schema import subscriptions
-from ..storage.upsert import insert_ignore
-from .common import person
-from .flattr import check_points, fundable_thing
+from gateway.deployment import Deployment
+from gateway.errors import NotFound, ValidationError
+from gateway.storage.engine import reading, run_in_transaction
+from gateway.storage.schema import subscriptions
+from gateway.storage.upsert import insert_ignore
+from gateway.usecases.flattr import check_points, fundable_thing
+from gateway.usecases.participants import person
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,13 @@ def _move(deployment: Deployment, funder_id: int, thing_id: int, sources: tuple[
 
 def subscriptions_of(deployment: Deployment, funder_id: int) -> list[Subscription]:
     with reading(deployment.engine) as connection:
-        rows = connection.execute(select(subscriptions).where(subscriptions.c.funder_id == funder_id).order_by(subscriptions.c.id))
+        rows = connection.execute(
+            select(subscriptions).where(subscriptions.c.funder_id == funder_id).order_by(subscriptions.c.id)
+        )
         return [_as_subscription(row) for row in rows]
 
 
-def _of(funder_id: int, thing_id: int):
+def _of(funder_id: int, thing_id: int) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     return subscriptions.c.funder_id == funder_id, subscriptions.c.thing_id == thing_id
 
 
@@ -90,5 +93,5 @@ def _load(connection: Connection, funder_id: int, thing_id: int) -> Subscription
     return _as_subscription(connection.execute(select(subscriptions).where(*_of(funder_id, thing_id))).one())
 
 
-def _as_subscription(row) -> Subscription:
+def _as_subscription(row: Row[Any]) -> Subscription:
     return Subscription(row.id, row.funder_id, row.thing_id, row.points, row.periods_left, row.status)

@@ -8,19 +8,25 @@ Asking again with the same key drives an interrupted top-up to its end.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from moneyed import Money
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from adapters import Charge, RailResult
-
-from ..accounts import account, system_participant
-from ..deployment import Deployment
-from ..errors import CurrencyNotEnabled
-from ..ledger import Entry, Leg, post
-from ..storage.engine import run_in_transaction
-from ..storage.schema import top_ups
-from .common import person, positive_amount, replay, request_hash
+from gateway.core import keys
+from gateway.core.accounts import Purpose, account, rail_participant, system_participant
+from gateway.core.digest import digest
+from gateway.core.ledger import Entry, Kind, Leg, post
+from gateway.core.states import TopUpStatus
+from gateway.deployment import Deployment
+from gateway.errors import CurrencyNotEnabled
+from gateway.storage.engine import run_in_transaction
+from gateway.storage.rows import insert_row
+from gateway.storage.schema import top_ups
+from gateway.usecases.amounts import positive_amount
+from gateway.usecases.participants import person
+from gateway.usecases.requests import replay
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,7 @@ class TopUp:
     amount: Money
     status: str
     rail_reference: str | None
-    next_action: dict | None
+    next_action: dict[str, Any] | None
     error: str | None
     transaction_id: int | None
 
@@ -41,62 +47,74 @@ def top_up(deployment: Deployment, funder_id: int, amount: Money, rail_name: str
     rail = deployment.rail(rail_name)
     if not rail.supports(unit.code):
         raise CurrencyNotEnabled(f"the rail {rail_name!r} does not take {unit.code}", currency=unit.code)
-    digest = request_hash(funder=funder_id, rail=rail_name, currency=unit.code, amount=minor)
+    request = digest({"funder": funder_id, "rail": rail_name, "currency": unit.code, "amount": minor})
 
-    def open_request(connection: Connection) -> tuple[Row, str]:
+    def open_request(connection: Connection) -> tuple[Row[Any], str]:
         handle = person(connection, funder_id).handle
-        existing = replay(connection, top_ups, key, digest)
+        existing = replay(connection, top_ups, key, request)
         if existing is not None:
             return existing, handle
         values = dict(
-            funder_id=funder_id, rail=rail_name, currency=unit.code, amount=minor, status="pending",
-            idempotency_key=key, request_hash=digest, created_at=deployment.clock.now(),
+            funder_id=funder_id,
+            rail=rail_name,
+            currency=unit.code,
+            amount=minor,
+            status=TopUpStatus.PENDING,
+            idempotency_key=key,
+            request_hash=request,
+            created_at=deployment.clock.now(),
         )
-        new_id = connection.execute(insert(top_ups).values(**values)).inserted_primary_key[0]
+        new_id = insert_row(connection, top_ups, **values)
         return connection.execute(select(top_ups).where(top_ups.c.id == new_id)).one(), handle
 
     row, handle = run_in_transaction(deployment.engine, open_request)
-    if row.status != "pending":
+    if row.status != TopUpStatus.PENDING:
         return as_top_up(deployment, row)
-    result = rail.charge(Charge(key=f"top_up:{row.id}", funder=handle, amount=minor, currency=unit.code))
+    result = rail.charge(Charge(key=keys.top_up(row.id), funder=handle, amount=minor, currency=unit.code))
     return complete_top_up(deployment, row.id, result)
 
 
 def complete_top_up(deployment: Deployment, top_up_id: int, result: RailResult) -> TopUp:
     """Record what the rail said (also the entry point for a provider's webhook)."""
 
-    def record(connection: Connection) -> Row:
+    def record(connection: Connection) -> Row[Any]:
         row = connection.execute(select(top_ups).where(top_ups.c.id == top_up_id).with_for_update()).one()
-        if row.status != "pending":
+        if row.status != TopUpStatus.PENDING:
             return row
-        changes: dict = {"rail_reference": result.reference, "next_action": result.next_action}
+        changes: dict[str, Any] = {"rail_reference": result.reference, "next_action": result.next_action}
         if result.status == "succeeded":
-            changes.update(status="succeeded", transaction_id=_post_top_up(connection, deployment, row))
+            changes.update(status=TopUpStatus.SUCCEEDED, transaction_id=_post_top_up(connection, deployment, row))
         elif result.status == "failed":
-            changes.update(status="failed", error=(result.error or "refused by the rail")[:500])
+            changes.update(status=TopUpStatus.FAILED, error=(result.error or "refused by the rail")[:500])
         connection.execute(update(top_ups).where(top_ups.c.id == top_up_id).values(**changes))
         return connection.execute(select(top_ups).where(top_ups.c.id == top_up_id)).one()
 
     return as_top_up(deployment, run_in_transaction(deployment.engine, record))
 
 
-def _post_top_up(connection: Connection, deployment: Deployment, row: Row) -> int:
+def _post_top_up(connection: Connection, deployment: Deployment, row: Row[Any]) -> int:
     unit = deployment.currencies.get(row.currency)
     now = deployment.clock.now()
-    outside = account(connection, system_participant(connection, f"rail:{row.rail}", now), "outside", unit)
-    wallet = account(connection, row.funder_id, "wallet", unit)
+    outside = account(connection, system_participant(connection, rail_participant(row.rail), now), Purpose.OUTSIDE, unit)
+    wallet = account(connection, row.funder_id, Purpose.WALLET, unit)
     entry = Entry(
-        kind="top_up",
+        kind=Kind.TOP_UP,
         legs=(Leg(outside, -row.amount), Leg(wallet, row.amount)),
-        idempotency_key=f"top_up:{row.id}",
+        idempotency_key=keys.top_up(row.id),
         meta={"rail": row.rail},
     )
     return post(connection, entry, now).transaction_id
 
 
-def as_top_up(deployment: Deployment, row: Row) -> TopUp:
+def as_top_up(deployment: Deployment, row: Row[Any]) -> TopUp:
     return TopUp(
-        id=row.id, funder_id=row.funder_id, rail=row.rail, amount=deployment.currencies.money(row.amount, row.currency),
-        status=row.status, rail_reference=row.rail_reference, next_action=row.next_action, error=row.error,
+        id=row.id,
+        funder_id=row.funder_id,
+        rail=row.rail,
+        amount=deployment.currencies.money(row.amount, row.currency),
+        status=row.status,
+        rail_reference=row.rail_reference,
+        next_action=row.next_action,
+        error=row.error,
         transaction_id=row.transaction_id,
     )

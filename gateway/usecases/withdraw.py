@@ -11,20 +11,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from moneyed import Money
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from adapters import Payout, RailResult
 from currencies import Rate, convert
-
-from ..accounts import EXCHANGE, account, system_participant
-from ..deployment import Deployment
-from ..errors import BelowMinimum, CurrencyNotEnabled, ValidationError
-from ..ledger import Entry, Leg, post
-from ..storage.engine import run_in_transaction
-from ..storage.schema import withdrawals
-from .common import person, positive_amount, replay, request_hash
+from gateway.core import keys
+from gateway.core.accounts import (
+    EXCHANGE,
+    Purpose,
+    account,
+    rail_participant,
+    system_participant,
+)
+from gateway.core.digest import digest
+from gateway.core.ledger import Entry, Kind, Leg, post
+from gateway.core.states import WithdrawalStatus
+from gateway.deployment import Deployment
+from gateway.errors import BelowMinimum, CurrencyNotEnabled, ValidationError
+from gateway.storage.engine import run_in_transaction
+from gateway.storage.rows import insert_row
+from gateway.storage.schema import withdrawals
+from gateway.usecases.amounts import positive_amount
+from gateway.usecases.participants import person
+from gateway.usecases.requests import replay
 
 
 @dataclass(frozen=True)
@@ -48,12 +60,13 @@ def withdraw(
     if minor < minimum:
         raise BelowMinimum(f"the smallest withdrawal is {unit.format(minimum)}", minimum=unit.format_amount(minimum))
     rail = deployment.rail(rail_name)
-    digest_fields = dict(creator=creator_id, rail=rail_name, currency=unit.code, amount=minor, payout=payout_currency)
-    digest = request_hash(**digest_fields)
+    request = digest(
+        {"creator": creator_id, "rail": rail_name, "currency": unit.code, "amount": minor, "payout": payout_currency}
+    )
 
-    def reserve(connection: Connection) -> tuple[Row, str]:
+    def reserve(connection: Connection) -> tuple[Row[Any], str]:
         creator = person(connection, creator_id)
-        existing = replay(connection, withdrawals, key, digest)
+        existing = replay(connection, withdrawals, key, request)
         if existing is not None:
             return existing, creator.handle
         target = deployment.currencies.get(payout_currency or creator.preferred_currency or unit.code)
@@ -65,40 +78,54 @@ def withdraw(
         if payout_minor <= 0:
             raise ValidationError(f"{unit.format(minor)} is worth nothing in {target.code}")
         values = dict(
-            creator_id=creator_id, rail=rail_name, currency=unit.code, amount=minor, payout_currency=target.code,
-            payout_amount=payout_minor, rate=str(rate.value), rate_date=rate.on, rate_source=rate.source,
-            status="pending", idempotency_key=key, request_hash=digest, created_at=deployment.clock.now(),
+            creator_id=creator_id,
+            rail=rail_name,
+            currency=unit.code,
+            amount=minor,
+            payout_currency=target.code,
+            payout_amount=payout_minor,
+            rate=str(rate.value),
+            rate_date=rate.on,
+            rate_source=rate.source,
+            status=WithdrawalStatus.PENDING,
+            idempotency_key=key,
+            request_hash=request,
+            created_at=deployment.clock.now(),
         )
-        new_id = connection.execute(insert(withdrawals).values(**values)).inserted_primary_key[0]
-        earnings = account(connection, creator_id, "earnings", unit)
-        in_flight = account(connection, creator_id, "payout", unit)
+        new_id = insert_row(connection, withdrawals, **values)
+        earnings = account(connection, creator_id, Purpose.EARNINGS, unit)
+        in_flight = account(connection, creator_id, Purpose.PAYOUT, unit)
         entry = Entry(
-            kind="withdrawal_reserve",
+            kind=Kind.WITHDRAWAL_RESERVE,
             legs=(Leg(earnings, -minor), Leg(in_flight, minor)),
-            idempotency_key=f"withdrawal:{new_id}:reserve",
+            idempotency_key=keys.withdrawal(new_id, "reserve"),
         )
         post(connection, entry, deployment.clock.now())
         return connection.execute(select(withdrawals).where(withdrawals.c.id == new_id)).one(), creator.handle
 
     row, handle = run_in_transaction(deployment.engine, reserve)
-    if row.status != "pending":
+    if row.status != WithdrawalStatus.PENDING:
         return as_withdrawal(deployment, row)
-    result = rail.payout(Payout(key=f"withdrawal:{row.id}", creator=handle, amount=row.payout_amount, currency=row.payout_currency))
+    result = rail.payout(
+        Payout(key=keys.withdrawal(row.id), creator=handle, amount=row.payout_amount, currency=row.payout_currency)
+    )
     return complete_withdrawal(deployment, row.id, result)
 
 
 def complete_withdrawal(deployment: Deployment, withdrawal_id: int, result: RailResult) -> Withdrawal:
     """Pay or void a reserved withdrawal, as the rail said (also for a provider's webhook)."""
 
-    def record(connection: Connection) -> Row:
+    def record(connection: Connection) -> Row[Any]:
         row = connection.execute(select(withdrawals).where(withdrawals.c.id == withdrawal_id).with_for_update()).one()
-        if row.status != "pending" or result.status == "pending":
+        if row.status != WithdrawalStatus.PENDING or result.status == "pending":
             return row
         now = deployment.clock.now()
-        entry = _paid_entry(connection, deployment, row) if result.status == "succeeded" else _void_entry(connection, deployment, row)
+        entry = (
+            _paid_entry(connection, deployment, row) if result.status == "succeeded" else _void_entry(connection, deployment, row)
+        )
         post(connection, entry, now)
-        status = "paid" if result.status == "succeeded" else "failed"
-        error = None if status == "paid" else (result.error or "refused by the rail")[:500]
+        status = WithdrawalStatus.PAID if result.status == "succeeded" else WithdrawalStatus.FAILED
+        error = None if status == WithdrawalStatus.PAID else (result.error or "refused by the rail")[:500]
         connection.execute(
             update(withdrawals)
             .where(withdrawals.c.id == withdrawal_id)
@@ -109,12 +136,12 @@ def complete_withdrawal(deployment: Deployment, withdrawal_id: int, result: Rail
     return as_withdrawal(deployment, run_in_transaction(deployment.engine, record))
 
 
-def _paid_entry(connection: Connection, deployment: Deployment, row: Row) -> Entry:
+def _paid_entry(connection: Connection, deployment: Deployment, row: Row[Any]) -> Entry:
     now = deployment.clock.now()
     source = deployment.currencies.get(row.currency)
     target = deployment.currencies.get(row.payout_currency)
-    in_flight = account(connection, row.creator_id, "payout", source)
-    outside = account(connection, system_participant(connection, f"rail:{row.rail}", now), "outside", target)
+    in_flight = account(connection, row.creator_id, Purpose.PAYOUT, source)
+    outside = account(connection, system_participant(connection, rail_participant(row.rail), now), Purpose.OUTSIDE, target)
     legs = [Leg(in_flight, -row.amount)]
     meta = {"rail": row.rail, "withdrawal": row.id}
     if source.code == target.code:
@@ -122,30 +149,35 @@ def _paid_entry(connection: Connection, deployment: Deployment, row: Row) -> Ent
     else:
         exchange = system_participant(connection, EXCHANGE, now)
         legs += [
-            Leg(account(connection, exchange, "exchange", source), row.amount),
-            Leg(account(connection, exchange, "exchange", target), -row.payout_amount),
+            Leg(account(connection, exchange, Purpose.EXCHANGE, source), row.amount),
+            Leg(account(connection, exchange, Purpose.EXCHANGE, target), -row.payout_amount),
             Leg(outside, row.payout_amount),
         ]
         meta.update(rate=row.rate, rate_date=row.rate_date.isoformat(), rate_source=row.rate_source)
-    return Entry(kind="withdrawal", legs=tuple(legs), idempotency_key=f"withdrawal:{row.id}:paid", meta=meta)
+    return Entry(kind=Kind.WITHDRAWAL, legs=tuple(legs), idempotency_key=keys.withdrawal(row.id, "paid"), meta=meta)
 
 
-def _void_entry(connection: Connection, deployment: Deployment, row: Row) -> Entry:
+def _void_entry(connection: Connection, deployment: Deployment, row: Row[Any]) -> Entry:
     unit = deployment.currencies.get(row.currency)
-    in_flight = account(connection, row.creator_id, "payout", unit)
-    earnings = account(connection, row.creator_id, "earnings", unit)
+    in_flight = account(connection, row.creator_id, Purpose.PAYOUT, unit)
+    earnings = account(connection, row.creator_id, Purpose.EARNINGS, unit)
     return Entry(
-        kind="withdrawal_void",
+        kind=Kind.WITHDRAWAL_VOID,
         legs=(Leg(in_flight, -row.amount), Leg(earnings, row.amount)),
-        idempotency_key=f"withdrawal:{row.id}:void",
+        idempotency_key=keys.withdrawal(row.id, "void"),
     )
 
 
-def as_withdrawal(deployment: Deployment, row: Row) -> Withdrawal:
+def as_withdrawal(deployment: Deployment, row: Row[Any]) -> Withdrawal:
     rate = Rate(row.currency, row.payout_currency, Decimal(row.rate), row.rate_date, row.rate_source)
     return Withdrawal(
-        id=row.id, creator_id=row.creator_id, rail=row.rail,
+        id=row.id,
+        creator_id=row.creator_id,
+        rail=row.rail,
         amount=deployment.currencies.money(row.amount, row.currency),
         payout=deployment.currencies.money(row.payout_amount, row.payout_currency),
-        rate=rate, status=row.status, rail_reference=row.rail_reference, error=row.error,
+        rate=rate,
+        status=row.status,
+        rail_reference=row.rail_reference,
+        error=row.error,
     )

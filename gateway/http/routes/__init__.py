@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..api import Api
-from . import accounts, funding, money, operator, things
+from gateway.http.api import Api
+from gateway.http.routes import flattring, identity, money, operator, things
 
 
 def install_routes(api: Api) -> None:
-    for module in (accounts, things, funding, money, operator):
+    for module in (identity, things, flattring, money, operator):
         api.endpoints.extend(module.router.endpoints)

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from ...periods import parse_period
-from ...reports import receipts_of
-from ...storage.engine import reading
-from ...usecases.budgets import budgets_of, clear_budget, set_budget
-from ...usecases.statements import balances_of, top_up_of, withdrawal_of, withdrawals_of
-from ...usecases.top_up import TopUp, top_up
-from ...usecases.withdraw import Withdrawal, withdraw
-from ..api import Api, Call
-from ..schemas import Model, MoneyJson, PERIOD_PATTERN, PageQuery, decode_id_cursor, encode_cursor, money_json
+from gateway.http.api import Api, Call
+from gateway.http.schemas import (
+    PERIOD_PATTERN,
+    Model,
+    MoneyJson,
+    PageQuery,
+    decode_id_cursor,
+    encode_cursor,
+    money_json,
+)
+from gateway.rules import CURRENCY, anchored
+from gateway.usecases.budgets import budgets_of, clear_budget, set_budget
+from gateway.usecases.calendar import period as parse_period
+from gateway.usecases.reports import receipts_of
+from gateway.usecases.statements import (
+    balances_of,
+    top_up_of,
+    withdrawal_of,
+    withdrawals_of,
+)
+from gateway.usecases.top_up import TopUp, top_up
+from gateway.usecases.withdraw import Withdrawal, withdraw
 
 router = Api()
 TAG = "money"
@@ -48,14 +62,14 @@ class TopUpOut(BaseModel):
     rail: str
     amount: MoneyJson
     status: str = Field(description="pending | succeeded | failed")
-    next_action: dict | None = Field(description="what to do next for a pending top-up: a redirect or a client secret")
+    next_action: dict[str, Any] | None = Field(description="what to do next for a pending top-up: a redirect or a client secret")
     error: str | None
 
 
 class WithdrawalIn(Model):
     amount: MoneyJson
     rail: StrictStr = Field(default="sandbox", max_length=32)
-    payout_currency: StrictStr | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{2,11}$")
+    payout_currency: StrictStr | None = Field(default=None, pattern=anchored(CURRENCY))
 
 
 class RateOut(BaseModel):
@@ -109,24 +123,50 @@ class Receipts(BaseModel):
 
 
 def top_up_out(call: Call, result: TopUp) -> TopUpOut:
-    return TopUpOut(id=result.id, rail=result.rail, amount=money_json(call.deployment.currencies, result.amount),
-                    status=result.status, next_action=result.next_action, error=result.error)
+    return TopUpOut(
+        id=result.id,
+        rail=result.rail,
+        amount=money_json(call.deployment.currencies, result.amount),
+        status=result.status,
+        next_action=result.next_action,
+        error=result.error,
+    )
 
 
 def withdrawal_out(call: Call, result: Withdrawal) -> WithdrawalOut:
     currencies = call.deployment.currencies
-    rate = RateOut(base=result.rate.base, quote=result.rate.quote, value=str(result.rate.value),
-                   date=result.rate.on, source=result.rate.source)
-    return WithdrawalOut(id=result.id, rail=result.rail, amount=money_json(currencies, result.amount),
-                         payout=money_json(currencies, result.payout), rate=rate, status=result.status, error=result.error)
+    rate = RateOut(
+        base=result.rate.base,
+        quote=result.rate.quote,
+        value=str(result.rate.value),
+        date=result.rate.on,
+        source=result.rate.source,
+    )
+    return WithdrawalOut(
+        id=result.id,
+        rail=result.rail,
+        amount=money_json(currencies, result.amount),
+        payout=money_json(currencies, result.payout),
+        rate=rate,
+        status=result.status,
+        error=result.error,
+    )
 
 
-@router.route("GET", "/me/balances", "My wallets, earnings and payouts in flight, per currency", TAG, scope="read", response=Balances)
+@router.route(
+    "GET", "/me/balances", "My wallets, earnings and payouts in flight, per currency", TAG, scope="read", response=Balances
+)
 async def my_balances(call: Call) -> Balances:
     currencies = call.deployment.currencies
     rows = await call.run(balances_of, call.deployment, call.me)
-    return Balances(items=[BalanceOut(purpose=b.purpose, balance=money_json(currencies, b.balance),
-                                      available=money_json(currencies, b.available)) for b in rows])
+    return Balances(
+        items=[
+            BalanceOut(
+                purpose=b.purpose, balance=money_json(currencies, b.balance), available=money_json(currencies, b.available)
+            )
+            for b in rows
+        ]
+    )
 
 
 @router.route("GET", "/me/budgets", "My budgets per period", TAG, scope="read", response=BudgetList)
@@ -135,8 +175,16 @@ async def my_budgets(call: Call) -> BudgetList:
     return BudgetList(items=[money_json(call.deployment.currencies, m) for m in items])
 
 
-@router.route("PUT", "/me/budgets/{currency}", "Set my budget per period in a currency", TAG, scope="money",
-              body=BudgetIn, response=MoneyJson, errors=("below_minimum",))
+@router.route(
+    "PUT",
+    "/me/budgets/{currency}",
+    "Set my budget per period in a currency",
+    TAG,
+    scope="money",
+    body=BudgetIn,
+    response=MoneyJson,
+    errors=("below_minimum",),
+)
 async def put_budget(call: Call) -> MoneyJson:
     currencies = call.deployment.currencies
     amount = currencies.money(currencies.get(call.path["currency"]).parse(call.body.amount), call.path["currency"])
@@ -148,8 +196,19 @@ async def delete_budget(call: Call) -> None:
     await call.run(clear_budget, call.deployment, call.me, call.path["currency"])
 
 
-@router.route("POST", "/me/top-ups", "Top up my wallet through a rail", TAG, scope="money", body=TopUpIn,
-              response=TopUpOut, status=201, idempotent=True, rate="top_up", errors=("currency_not_enabled",))
+@router.route(
+    "POST",
+    "/me/top-ups",
+    "Top up my wallet through a rail",
+    TAG,
+    scope="money",
+    body=TopUpIn,
+    response=TopUpOut,
+    status=201,
+    idempotent=True,
+    rate="top_up",
+    errors=("currency_not_enabled",),
+)
 async def post_top_up(call: Call) -> TopUpOut:
     body: TopUpIn = call.body
     amount = body.amount.money(call.deployment.currencies)
@@ -161,31 +220,51 @@ async def get_top_up(call: Call) -> TopUpOut:
     return top_up_out(call, await call.run(top_up_of, call.deployment, call.me, call.path["top_up_id"]))
 
 
-@router.route("GET", "/me/receipts", "Where my budget went in a settled period", TAG, scope="read", query=ReceiptQuery, response=Receipts)
+@router.route(
+    "GET", "/me/receipts", "Where my budget went in a settled period", TAG, scope="read", query=ReceiptQuery, response=Receipts
+)
 async def my_receipts(call: Call) -> Receipts:
     deployment = call.deployment
-    period = parse_period(call.query.period, deployment.settings.period)
-
-    def load():
-        with reading(deployment.engine) as connection:
-            return receipts_of(connection, deployment.settings, call.me, period.id)
+    period = parse_period(deployment, call.query.period)
 
     currencies = deployment.currencies
     items = [
         ReceiptOut(
-            period=r.period, currency=r.currency, status=r.status, budget=money_json(currencies, r.budget),
-            fee=money_json(currencies, r.fee), unspent=money_json(currencies, r.unspent),
-            lines=[ReceiptLineOut(thing_id=line.thing_id, title=line.title, creator=line.creator, points=line.points,
-                                  share=money_json(currencies, line.share)) for line in r.lines],
+            period=r.period,
+            currency=r.currency,
+            status=r.status,
+            budget=money_json(currencies, r.budget),
+            fee=money_json(currencies, r.fee),
+            unspent=money_json(currencies, r.unspent),
+            lines=[
+                ReceiptLineOut(
+                    thing_id=line.thing_id,
+                    title=line.title,
+                    creator=line.creator,
+                    points=line.points,
+                    share=money_json(currencies, line.share),
+                )
+                for line in r.lines
+            ],
         )
-        for r in await call.run(load)
+        for r in await call.run(receipts_of, deployment, call.me, period.id)
     ]
     return Receipts(items=items)
 
 
-@router.route("POST", "/me/withdrawals", "Withdraw earnings through a rail, in my preferred currency", TAG, scope="money",
-              body=WithdrawalIn, response=WithdrawalOut, status=201, idempotent=True, rate="withdraw",
-              errors=("insufficient_funds", "below_minimum"))
+@router.route(
+    "POST",
+    "/me/withdrawals",
+    "Withdraw earnings through a rail, in my preferred currency",
+    TAG,
+    scope="money",
+    body=WithdrawalIn,
+    response=WithdrawalOut,
+    status=201,
+    idempotent=True,
+    rate="withdraw",
+    errors=("insufficient_funds", "below_minimum"),
+)
 async def post_withdrawal(call: Call) -> WithdrawalOut:
     body: WithdrawalIn = call.body
     amount = body.amount.money(call.deployment.currencies)
@@ -193,7 +272,9 @@ async def post_withdrawal(call: Call) -> WithdrawalOut:
     return withdrawal_out(call, result)
 
 
-@router.route("GET", "/me/withdrawals", "My withdrawals, newest first", TAG, scope="read", query=PageQuery, response=WithdrawalPage)
+@router.route(
+    "GET", "/me/withdrawals", "My withdrawals, newest first", TAG, scope="read", query=PageQuery, response=WithdrawalPage
+)
 async def my_withdrawals(call: Call) -> WithdrawalPage:
     before = decode_id_cursor(call.query.cursor)
     rows = await call.run(withdrawals_of, call.deployment, call.me, before, call.query.limit + 1)

@@ -6,26 +6,24 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictStr
-from sqlalchemy import select
 
-from ...audit import check_ledger
-from ...errors import GatewayError, NotFound
-from ...periods import parse_period
-from ...reports import PeriodReport, period_report
-from ...settlement import period_to_settle
-from ...settlement.status import SettlementProgress, settlement_progress
-from ...storage.engine import reading
-from ...storage.schema import participants
-from ...usecases.accounts import freeze
-from ..api import Api, Call
-from ..keys import SETTLER
-from ..schemas import Model, MoneyJson, PERIOD_PATTERN, PageQuery, decode_id_cursor, encode_cursor, money_json
+from gateway.errors import GatewayError
+from gateway.http.api import Api, Call
+from gateway.http.keys import SETTLER
+from gateway.http.schemas import PERIOD_PATTERN, Model, MoneyJson, PageQuery, decode_id_cursor, encode_cursor, money_json
+from gateway.usecases import reports
+from gateway.usecases.calendar import period as parse_period
+from gateway.usecases.identity.roles import RoleChange, freeze, role_history, set_role_as_operator
+from gateway.usecases.operator import AccountSummary, account_summary, list_accounts, verify_ledger
+from gateway.usecases.reports import PeriodReport, period_report
+from gateway.usecases.settlement import period_to_settle
+from gateway.usecases.settlement.status import settlement_progress
 
 router = Api()
 TAG = "operator"
 
 
-class RateOut(BaseModel):
+class RateFromDefault(BaseModel):
     quote: str
     value: str
     date: dt.date
@@ -39,7 +37,7 @@ class CurrencyOut(BaseModel):
     minimum_budget: MoneyJson
     minimum_withdrawal: MoneyJson
     fee: str
-    rate_from_default: RateOut | None
+    rate_from_default: RateFromDefault | None
 
 
 class CurrencyList(BaseModel):
@@ -48,7 +46,11 @@ class CurrencyList(BaseModel):
 
 
 class SettleIn(Model):
-    period: StrictStr | None = Field(default=None, pattern=PERIOD_PATTERN, description="by default the one left settling, else the next in order that has ended")
+    period: StrictStr | None = Field(
+        default=None,
+        pattern=PERIOD_PATTERN,
+        description="by default the one left settling, else the next in order that has ended",
+    )
 
 
 class SettlementOut(BaseModel):
@@ -107,53 +109,97 @@ class FreezeIn(Model):
     frozen: StrictBool = True
 
 
-def report_out(call: Call, report: PeriodReport, listed_only: set[str] | None = None) -> ReportOut:
+class RoleIn(Model):
+    role: Literal["member", "operator"] = Field(description="operator grants the role, member revokes it")
+
+
+class RoleChangeOut(BaseModel):
+    id: int
+    role: str = Field(description="the role given")
+    actor_id: int | None = Field(description="the operator who gave it; null when no participant did (the command line)")
+    via: str = Field(description="cli, api, or internal (the use case called from Python)")
+    detail: str | None = Field(description="where from: the OS user at the command line, the credential over the API")
+    created_at: dt.datetime
+
+
+class RoleChangePage(BaseModel):
+    items: list[RoleChangeOut]
+    next_cursor: str | None
+
+
+def report_out(call: Call, report: PeriodReport) -> ReportOut:
     currencies = call.deployment.currencies
     return ReportOut(
         period=report.period,
         status=report.status,
         currencies=[
-            CurrencyTotalsOut(currency=t.currency, funders=t.funders, budgets=money_json(currencies, t.budgets),
-                              fees=money_json(currencies, t.fees), distributed=money_json(currencies, t.distributed),
-                              unspent=money_json(currencies, t.unspent), demurrage=money_json(currencies, t.demurrage))
+            CurrencyTotalsOut(
+                currency=t.currency,
+                funders=t.funders,
+                budgets=money_json(currencies, t.budgets),
+                fees=money_json(currencies, t.fees),
+                distributed=money_json(currencies, t.distributed),
+                unspent=money_json(currencies, t.unspent),
+                demurrage=money_json(currencies, t.demurrage),
+            )
             for t in report.currencies
         ],
         creators=[
-            CreatorTotalOut(handle=c.handle, earned=money_json(currencies, c.earned), funders=c.funders)
-            for c in report.creators
-            if listed_only is None or c.handle in listed_only
+            CreatorTotalOut(handle=c.handle, earned=money_json(currencies, c.earned), funders=c.funders) for c in report.creators
         ],
     )
 
 
-@router.route("GET", "/operator/currencies", "Currencies, rules and rates in force", TAG, access="operator", scope="operator",
-              response=CurrencyList)
+@router.route(
+    "GET",
+    "/operator/currencies",
+    "Currencies, rules and rates in force",
+    TAG,
+    access="operator",
+    scope="operator",
+    response=CurrencyList,
+)
 async def currencies(call: Call) -> CurrencyList:
     deployment = call.deployment
     settings = deployment.settings
     today = deployment.clock.now().date()
 
-    def rate(code: str) -> RateOut | None:
+    def rate(code: str) -> RateFromDefault | None:
         try:
             found = deployment.rates.rate(settings.default_currency, code, today)
         except GatewayError:
             return None
-        return RateOut(quote=code, value=str(found.value), date=found.on, source=found.source)
+        return RateFromDefault(quote=code, value=str(found.value), date=found.on, source=found.source)
 
     items = []
     for unit in settings.currencies:
         policy = settings.policies[unit.code]
-        items.append(CurrencyOut(
-            code=unit.code, kind=unit.kind, minor_per_major=unit.minor_per_major,
-            minimum_budget=money_json(settings.currencies, unit.from_minor(policy.minimum_budget)),
-            minimum_withdrawal=money_json(settings.currencies, unit.from_minor(policy.minimum_withdrawal)),
-            fee=str(policy.fee), rate_from_default=await call.run(rate, unit.code),
-        ))
+        items.append(
+            CurrencyOut(
+                code=unit.code,
+                kind=unit.kind,
+                minor_per_major=unit.minor_per_major,
+                minimum_budget=money_json(settings.currencies, unit.from_minor(policy.minimum_budget)),
+                minimum_withdrawal=money_json(settings.currencies, unit.from_minor(policy.minimum_withdrawal)),
+                fee=str(policy.fee),
+                rate_from_default=await call.run(rate, unit.code),
+            )
+        )
     return CurrencyList(default_currency=settings.default_currency, items=items)
 
 
-@router.route("POST", "/operator/settle", "Start settling a period, or finishing it; poll its status", TAG,
-              access="operator", scope="operator", body=SettleIn, response=SettlementOut, status=202, idempotent=True)
+@router.route(
+    "POST",
+    "/operator/settle",
+    "Start settling a period, or finishing it; poll its status",
+    TAG,
+    access="operator",
+    scope="operator",
+    body=SettleIn,
+    response=SettlementOut,
+    status=202,
+    idempotent=True,
+)
 async def settle_period(call: Call) -> SettlementOut:
     """The settlement runs in this process's settlement thread; the answer comes at once, whatever the period's state.
 
@@ -162,104 +208,156 @@ async def settle_period(call: Call) -> SettlementOut:
     asking again (with a new Idempotency-Key: the same one replays the first answer).
     """
     deployment = call.deployment
-    named = parse_period(call.body.period, deployment.settings.period) if call.body.period else None
+    named = parse_period(deployment, call.body.period) if call.body.period else None
     period = await call.run(period_to_settle, deployment, named)
-    progress = await call.run(_progress, deployment, period.id)
+    progress = await call.run(settlement_progress, deployment, period.id)
     if progress.status != "closed":
         call.request.app[SETTLER].start(period)
     return await settlement_out(call, period.id)
 
 
-@router.route("GET", "/operator/periods/{period}", "How far a period's settlement got", TAG, access="operator",
-              scope="operator", response=SettlementOut)
+@router.route(
+    "GET",
+    "/operator/periods/{period}",
+    "How far a period's settlement got",
+    TAG,
+    access="operator",
+    scope="operator",
+    response=SettlementOut,
+)
 async def settlement_status(call: Call) -> SettlementOut:
-    return await settlement_out(call, parse_period(call.path["period"], call.deployment.settings.period).id)
+    return await settlement_out(call, parse_period(call.deployment, call.path["period"]).id)
 
 
 async def settlement_out(call: Call, period_id: str) -> SettlementOut:
     running, error = call.request.app[SETTLER].state(period_id)  # first: see BackgroundSettlement.state
-    progress = await call.run(_progress, call.deployment, period_id)
+    progress = await call.run(settlement_progress, call.deployment, period_id)
     return SettlementOut(
-        period=period_id, status=progress.status or ("settling" if running else "open"), settled=progress.settled,
-        budgets=progress.budgets, running=running, error=error, report=f"{router.prefix}/operator/periods/{period_id}/report",
+        period=period_id,
+        status=progress.status.value if progress.status else ("settling" if running else "open"),
+        settled=progress.settled,
+        budgets=progress.budgets,
+        running=running,
+        error=error,
+        report=f"{router.prefix}/operator/periods/{period_id}/report",
     )
 
 
-def _progress(deployment, period_id: str) -> SettlementProgress:
-    with reading(deployment.engine) as connection:
-        return settlement_progress(connection, period_id)
-
-
-def _report(deployment, period_id: str) -> PeriodReport:
-    with reading(deployment.engine) as connection:
-        return period_report(connection, deployment.settings, period_id)
-
-
-@router.route("GET", "/operator/periods/{period}/report", "A settled period's full report", TAG, access="operator",
-              scope="operator", response=ReportOut)
+@router.route(
+    "GET",
+    "/operator/periods/{period}/report",
+    "A settled period's full report",
+    TAG,
+    access="operator",
+    scope="operator",
+    response=ReportOut,
+)
 async def full_report(call: Call) -> ReportOut:
-    period = parse_period(call.path["period"], call.deployment.settings.period)
-    return report_out(call, await call.run(_report, call.deployment, period.id))
+    period = parse_period(call.deployment, call.path["period"])
+    return report_out(call, await call.run(period_report, call.deployment, period.id))
 
 
-@router.route("GET", "/operator/ledger-check", "Verify every ledger invariant", TAG, access="operator", scope="operator",
-              response=CheckOut)
+@router.route(
+    "GET", "/operator/ledger-check", "Verify every ledger invariant", TAG, access="operator", scope="operator", response=CheckOut
+)
 async def ledger_check(call: Call) -> CheckOut:
-    def run() -> list[str]:
-        with reading(call.deployment.engine) as connection:
-            return [str(breach) for breach in check_ledger(connection)]
-
-    breaches = await call.run(run)
+    breaches = [str(breach) for breach in await call.run(verify_ledger, call.deployment)]
     return CheckOut(ok=not breaches, breaches=breaches)
 
 
-@router.route("GET", "/operator/accounts", "List accounts", TAG, access="operator", scope="operator", query=PageQuery,
-              response=AccountPage)
+@router.route(
+    "GET", "/operator/accounts", "List accounts", TAG, access="operator", scope="operator", query=PageQuery, response=AccountPage
+)
 async def accounts(call: Call) -> AccountPage:
     after = decode_id_cursor(call.query.cursor) or 0
-
-    def load():
-        with reading(call.deployment.engine) as connection:
-            return connection.execute(
-                select(participants.c.id, participants.c.handle, participants.c.role, participants.c.frozen)
-                .where(participants.c.kind == "person", participants.c.id > after)
-                .order_by(participants.c.id).limit(call.query.limit + 1)
-            ).all()
-
-    rows = await call.run(load)
+    rows = await call.run(list_accounts, call.deployment, after, call.query.limit + 1)
     page = rows[: call.query.limit]
     return AccountPage(
-        items=[AccountOut(id=r.id, handle=r.handle, role=r.role, frozen=r.frozen) for r in page],
+        items=[account_out(row) for row in page],
         next_cursor=encode_cursor(page[-1].id) if len(rows) > call.query.limit else None,
     )
 
 
-@router.route("POST", "/operator/accounts/{participant_id}/freeze", "Freeze or unfreeze an account", TAG,
-              access="operator", scope="operator", body=FreezeIn, response=AccountOut)
+@router.route(
+    "POST",
+    "/operator/accounts/{participant_id}/freeze",
+    "Freeze or unfreeze an account",
+    TAG,
+    access="operator",
+    scope="operator",
+    body=FreezeIn,
+    response=AccountOut,
+)
 async def freeze_account(call: Call) -> AccountOut:
     participant = call.path["participant_id"]
     await call.run(freeze, call.deployment, participant, call.body.frozen)
-
-    def load():
-        with reading(call.deployment.engine) as connection:
-            return connection.execute(select(participants).where(participants.c.id == participant)).first()
-
-    row = await call.run(load)
-    if row is None:
-        raise NotFound(f"no account #{participant}")
-    return AccountOut(id=row.id, handle=row.handle, role=row.role, frozen=row.frozen)
+    return account_out(await call.run(account_summary, call.deployment, participant))
 
 
-@router.route("GET", "/periods/{period}/report", "A closed period's public report (creators who opted in)", "public",
-              access="public", response=ReportOut)
+@router.route(
+    "PUT",
+    "/operator/accounts/{participant_id}/role",
+    "Grant or revoke the operator role",
+    TAG,
+    access="operator",
+    scope="operator",
+    body=RoleIn,
+    response=AccountOut,
+)
+async def set_account_role(call: Call) -> AccountOut:
+    """Recorded with the operator and the credential they acted from; the role they have already changes nothing.
+
+    A revoke that would leave no operator who can sign in is a 409: the CLI
+    (``gateway operator grant``) is the only way back from that.
+    """
+    participant = call.path["participant_id"]
+    await call.run(set_role_as_operator, call.deployment, call.principal, participant, call.body.role)
+    return account_out(await call.run(account_summary, call.deployment, participant))
+
+
+@router.route(
+    "GET",
+    "/operator/accounts/{participant_id}/role-changes",
+    "An account's changes of role, newest first",
+    TAG,
+    access="operator",
+    scope="operator",
+    query=PageQuery,
+    response=RoleChangePage,
+)
+async def account_role_changes(call: Call) -> RoleChangePage:
+    before = decode_id_cursor(call.query.cursor)
+    rows = await call.run(role_history, call.deployment, call.path["participant_id"], before, call.query.limit + 1)
+    page = rows[: call.query.limit]
+    return RoleChangePage(
+        items=[role_change_out(row) for row in page],
+        next_cursor=encode_cursor(page[-1].id) if len(rows) > call.query.limit else None,
+    )
+
+
+def role_change_out(change: RoleChange) -> RoleChangeOut:
+    return RoleChangeOut(
+        id=change.id,
+        role=change.role,
+        actor_id=change.actor_id,
+        via=change.via,
+        detail=change.detail,
+        created_at=change.created_at,
+    )
+
+
+def account_out(summary: AccountSummary) -> AccountOut:
+    return AccountOut(id=summary.id, handle=summary.handle, role=summary.role, frozen=summary.frozen)
+
+
+@router.route(
+    "GET",
+    "/periods/{period}/report",
+    "A closed period's public report (creators who opted in)",
+    "public",
+    access="public",
+    response=ReportOut,
+)
 async def public_report(call: Call) -> ReportOut:
-    period = parse_period(call.path["period"], call.deployment.settings.period)
-    report = await call.run(_report, call.deployment, period.id)
-    if report.status != "closed":
-        raise NotFound(f"the period {period.id} is not closed yet")
-
-    def listed() -> set[str]:
-        with reading(call.deployment.engine) as connection:
-            return set(connection.execute(select(participants.c.handle).where(participants.c.listed.is_(True))).scalars())
-
-    return report_out(call, report, await call.run(listed))
+    period = parse_period(call.deployment, call.path["period"])
+    return report_out(call, await call.run(reports.public_report, call.deployment, period.id))

@@ -7,29 +7,38 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from ...usecases.catalog import Filters, ThingView, create_thing, get_thing, list_things, thing_by_url, thing_counts, update_thing
-from ..api import Api, Call
-from ..schemas import Model, decode_cursor, encode_cursor
+from gateway.http.api import Api, Call
+from gateway.http.schemas import Model, decode_cursor, encode_cursor
+from gateway.rules import CATEGORY_MAX, CONTENT_LANGUAGE, DESCRIPTION_MAX, HANDLE_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, anchored
+from gateway.urls import MAX_URL
+from gateway.usecases.discovery import Filters, list_things, thing_counts
+from gateway.usecases.things import (
+    ThingView,
+    create_thing,
+    get_thing,
+    thing_by_url,
+    update_thing,
+)
 
 router = Api()
 TAG = "things"
 
 
 class NewThing(Model):
-    url: StrictStr = Field(max_length=2000, examples=["https://example.org/comic/42"])
-    title: StrictStr = Field(min_length=1, max_length=300)
-    description: StrictStr = Field(default="", max_length=10_000)
-    language: StrictStr | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-    category: StrictStr | None = Field(default=None, max_length=32)
-    tags: list[StrictStr] = Field(default_factory=list, max_length=10)
+    url: StrictStr = Field(max_length=MAX_URL, examples=["https://example.org/comic/42"])
+    title: StrictStr = Field(min_length=1, max_length=TITLE_MAX)
+    description: StrictStr = Field(default="", max_length=DESCRIPTION_MAX)
+    language: StrictStr | None = Field(default=None, pattern=anchored(CONTENT_LANGUAGE))
+    category: StrictStr | None = Field(default=None, max_length=CATEGORY_MAX)
+    tags: list[StrictStr] = Field(default_factory=list, max_length=TAGS_MAX)
 
 
 class ThingChanges(Model):
-    title: StrictStr | None = Field(default=None, min_length=1, max_length=300)
-    description: StrictStr | None = Field(default=None, max_length=10_000)
-    language: StrictStr | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-    category: StrictStr | None = Field(default=None, max_length=32)
-    tags: list[StrictStr] | None = Field(default=None, max_length=10)
+    title: StrictStr | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
+    description: StrictStr | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    language: StrictStr | None = Field(default=None, pattern=anchored(CONTENT_LANGUAGE))
+    category: StrictStr | None = Field(default=None, max_length=CATEGORY_MAX)
+    tags: list[StrictStr] | None = Field(default=None, max_length=TAGS_MAX)
     hidden: StrictBool | None = None
 
 
@@ -57,10 +66,10 @@ class ThingPage(BaseModel):
 
 class ThingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    owner: str | None = Field(default=None, max_length=64)
+    owner: str | None = Field(default=None, max_length=HANDLE_MAX)
     language: str | None = Field(default=None, max_length=16)
-    category: str | None = Field(default=None, max_length=32)
-    tag: str | None = Field(default=None, max_length=40)
+    category: str | None = Field(default=None, max_length=CATEGORY_MAX)
+    tag: str | None = Field(default=None, max_length=TAG_MAX)
     q: str | None = Field(default=None, max_length=200, description="text to find in titles and descriptions")
     sort: Literal["new", "popular", "funders"] = "new"
     cursor: str | None = Field(default=None, max_length=200)
@@ -69,7 +78,7 @@ class ThingQuery(BaseModel):
 
 class UrlQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(max_length=2000)
+    url: str = Field(max_length=MAX_URL)
 
 
 class Counts(BaseModel):
@@ -85,8 +94,9 @@ def _viewer(call: Call) -> int | None:
 @router.route("POST", "/things", "Register a thing", TAG, scope="things", body=NewThing, response=ThingOut, status=201)
 async def register(call: Call) -> ThingOut:
     body: NewThing = call.body
-    view = await call.run(create_thing, call.deployment, call.me, body.url, body.title, body.description,
-                          body.language, body.category, body.tags)
+    view = await call.run(
+        create_thing, call.deployment, call.me, body.url, body.title, body.description, body.language, body.category, body.tags
+    )
     return ThingOut.of(view)
 
 
@@ -100,7 +110,9 @@ async def list_(call: Call) -> ThingPage:
     return ThingPage(items=[ThingOut.of(v) for v in views], next_cursor=encode_cursor(following) if following else None)
 
 
-@router.route("GET", "/things/lookup", "Find the thing registered at a URL", TAG, access="public", query=UrlQuery, response=ThingOut)
+@router.route(
+    "GET", "/things/lookup", "Find the thing registered at a URL", TAG, access="public", query=UrlQuery, response=ThingOut
+)
 async def lookup(call: Call) -> ThingOut:
     return ThingOut.of(await call.run(thing_by_url, call.deployment, call.query.url, _viewer(call)))
 
@@ -110,7 +122,9 @@ async def get(call: Call) -> ThingOut:
     return ThingOut.of(await call.run(get_thing, call.deployment, call.path["thing_id"], _viewer(call)))
 
 
-@router.route("PATCH", "/things/{thing_id}", "Change or hide one of my things", TAG, scope="things", body=ThingChanges, response=ThingOut)
+@router.route(
+    "PATCH", "/things/{thing_id}", "Change or hide one of my things", TAG, scope="things", body=ThingChanges, response=ThingOut
+)
 async def change(call: Call) -> ThingOut:
     changes = call.body.model_dump(exclude_unset=True)
     return ThingOut.of(await call.run(update_thing, call.deployment, call.me, call.path["thing_id"], changes))

@@ -8,21 +8,20 @@ The time step of the last code taken, so that a code seen by someone else
 (over a shoulder, in a phished form) cannot be used again within its window.
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
-
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('credentials', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
+    with op.batch_alter_table("credentials", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('credentials', schema=None) as batch_op:
-        batch_op.drop_column('totp_last_step')
+    with op.batch_alter_table("credentials", schema=None) as batch_op:
+        batch_op.drop_column("totp_last_step")

@@ -1,0 +1,39 @@
+"""Idempotency keys: our own ids of operations, each built here and nowhere else.
+
+A key names one operation for good: the ledger refuses a second transaction
+under it (L5), and a provider given it as its idempotency key does the
+operation once, however often it is asked. So a key is made from ids that
+never change (a period, a funder, a row's own id), never from a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+WithdrawalPhase = Literal["reserve", "paid", "void"]
+
+
+def settlement(period: str, funder_id: int, currency: str) -> str:
+    """One funder's budget in one currency, settled in one period."""
+    return f"settle:{period}:{funder_id}:{currency}"
+
+
+def demurrage(period: str, currency: str) -> str:
+    """One currency's holding fee at one period's close."""
+    return f"demurrage:{period}:{currency}"
+
+
+def top_up(top_up_id: int) -> str:
+    """A top-up, at the rail and in the ledger."""
+    return f"top_up:{top_up_id}"
+
+
+def withdrawal(withdrawal_id: int, phase: WithdrawalPhase | None = None) -> str:
+    """A withdrawal at the rail (no phase), or one phase of its two-phase transfer in the ledger."""
+    return f"withdrawal:{withdrawal_id}" + (f":{phase}" if phase else "")
+
+
+def client(caller: str, header: str) -> str:
+    """The use case's key for a client's ``Idempotency-Key``: the caller's, digested, so any header fits 200 characters."""
+    return f"http:{caller}:{hashlib.sha256(header.encode()).hexdigest()}"

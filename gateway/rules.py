@@ -1,0 +1,86 @@
+"""The rules that input must meet, each defined once.
+
+The use cases enforce them with the ``check_*`` functions; the HTTP schemas
+put the same patterns and bounds into the OpenAPI document, so what a client
+reads there is what the server checks. Patterns are written without anchors
+(``anchored`` adds them) and with ``[0-9]``, never ``\\d``, which would match
+the digits of every script.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from gateway.errors import ValidationError
+
+HANDLE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"  # a participant's public name
+HANDLE_MAX = 64
+CURRENCY = r"[A-Z][A-Z0-9]{2,11}"  # an ISO 4217 code, or a community currency's
+LANGUAGES = ("en", "fr")  # the languages of the site and its mail
+CONTENT_LANGUAGE = r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?"  # what a thing is written in: a BCP 47 language and region
+TITLE_MAX = 300
+DESCRIPTION_MAX = 10_000
+CATEGORY_MAX = 32
+TAGS_MAX = 10
+TAG_MAX = 40
+PASSWORD_MIN = 10
+PASSWORD_MAX = 200
+EMAIL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"  # nothing a mail header splits on
+EMAIL_MAX = 254
+TOKEN_NAME_MAX = 100
+IDEMPOTENCY_KEY_MAX = 200
+
+_HANDLE = re.compile(HANDLE)
+_EMAIL = re.compile(EMAIL)
+
+
+def anchored(pattern: str) -> str:
+    """``pattern`` as a whole-string match, as JSON Schema's ``pattern`` (a search) needs it."""
+    return f"^(?:{pattern})$"
+
+
+def check_handle(handle: str) -> str:
+    if not _HANDLE.fullmatch(handle or ""):
+        raise ValidationError(f"a handle is 1 to {HANDLE_MAX} letters, digits, '_', '.' or '-'", field="handle")
+    return handle
+
+
+def check_address(email: str) -> str:
+    """An e-mail address as stored: trimmed and lower-cased."""
+    address = (email or "").strip().lower()
+    if len(address) > EMAIL_MAX or not _EMAIL.fullmatch(address):
+        raise ValidationError("this is not an e-mail address", field="email")
+    return address
+
+
+def check_password(password: str) -> str:
+    if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
+        raise ValidationError(f"a password is {PASSWORD_MIN} to {PASSWORD_MAX} characters", field="password")
+    return password
+
+
+def check_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise ValidationError(f"a language is one of {', '.join(LANGUAGES)}", field="language")
+    return language
+
+
+def check_title(title: str) -> str:
+    if not 1 <= len(title or "") <= TITLE_MAX:
+        raise ValidationError(f"a thing's title is 1 to {TITLE_MAX} characters", field="title")
+    return title
+
+
+def check_tags(tags: Iterable[str]) -> list[str]:
+    """A thing's tags as stored: trimmed, lower-cased, each once, sorted."""
+    cleaned = sorted({tag.strip().lower() for tag in tags if tag.strip()})
+    if len(cleaned) > TAGS_MAX or any(len(tag) > TAG_MAX for tag in cleaned):
+        raise ValidationError(f"at most {TAGS_MAX} tags of at most {TAG_MAX} characters", field="tags")
+    return cleaned
+
+
+def check_idempotency_key(key: str) -> str:
+    if not 1 <= len(key or "") <= IDEMPOTENCY_KEY_MAX:
+        raise ValidationError(f"an idempotency key is 1 to {IDEMPOTENCY_KEY_MAX} characters")
+    return key

@@ -28,6 +28,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from gateway.rules import CATEGORY_MAX, HANDLE_MAX, TAG_MAX, TITLE_MAX, TOKEN_NAME_MAX
+from gateway.urls import MAX_URL
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -71,7 +74,7 @@ participants = Table(
     "participants",
     metadata,
     Column("id", Id, primary_key=True),
-    Column("handle", String(64), nullable=False, unique=True),
+    Column("handle", String(HANDLE_MAX), nullable=False, unique=True),
     Column("kind", String(12), nullable=False),  # person | system
     Column("preferred_currency", Code),
     Column("language", String(8), nullable=False, server_default="en"),
@@ -129,7 +132,7 @@ access_tokens = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("participant_id", Id, ForeignKey("participants.id"), nullable=False, index=True),
-    Column("name", String(100), nullable=False),
+    Column("name", String(TOKEN_NAME_MAX), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("scopes", String(300), nullable=False),  # space-separated
     Column("created_at", Timestamp, nullable=False),
@@ -204,11 +207,11 @@ things = Table(
     metadata,
     Column("id", Id, primary_key=True),
     Column("owner_id", Id, ForeignKey("participants.id"), nullable=False, index=True),
-    Column("url", String(2000), nullable=False, unique=True),
-    Column("title", String(300), nullable=False),
+    Column("url", String(MAX_URL), nullable=False, unique=True),
+    Column("title", String(TITLE_MAX), nullable=False),
     Column("description", Text, nullable=False, server_default=""),
     Column("language", String(8)),
-    Column("category", String(32)),
+    Column("category", String(CATEGORY_MAX)),
     Column("hidden", Boolean, nullable=False, server_default="0"),
     Column("created_at", Timestamp, nullable=False),
 )
@@ -217,7 +220,7 @@ thing_tags = Table(
     "thing_tags",
     metadata,
     Column("thing_id", Id, ForeignKey("things.id"), primary_key=True),
-    Column("tag", String(40), primary_key=True),
+    Column("tag", String(TAG_MAX), primary_key=True),
     Index("ix_thing_tags_tag", "tag"),
 )
 

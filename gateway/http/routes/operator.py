@@ -311,7 +311,7 @@ async def set_account_role(call: Call) -> AccountOut:
     (``gateway operator grant``) is the only way back from that.
     """
     participant = call.path["participant_id"]
-    await call.run(set_role_as_operator, call.deployment, call.principal, participant, call.body.role)
+    await call.run(set_role_as_operator, call.deployment, call.caller, participant, call.body.role)
     return account_out(await call.run(account_summary, call.deployment, participant))
 
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, select, update
 
 from gateway.deployment import Deployment
 from gateway.errors import LastOperator, NotFound, ValidationError
 from gateway.storage.engine import reading, run_in_transaction
+from gateway.storage.rows import insert_row
 from gateway.storage.schema import participants, role_changes, sessions
 from gateway.usecases.identity.principal import MEMBER, OPERATOR, ROLES, Principal
 
@@ -165,7 +166,9 @@ def _change(connection: Connection, deployment: Deployment, participant_id: int,
     if not changed:
         return None
     now = deployment.clock.now()
-    record = insert(role_changes).values(
+    change_id = insert_row(
+        connection,
+        role_changes,
         participant_id=participant_id,
         role=role,
         actor_id=actor.participant_id,
@@ -173,7 +176,6 @@ def _change(connection: Connection, deployment: Deployment, participant_id: int,
         detail=actor.detail,
         created_at=now,
     )
-    change_id = connection.execute(record.returning(role_changes.c.id)).scalar_one()
     return RoleChange(change_id, participant_id, role, actor.participant_id, actor.via, actor.detail, now)
 
 

@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   set the project up (a virtualenv in .venv) and run `gateway demo`
-#   make test   set the project up, run ruff and mypy, and every test (SQLite, and PostgreSQL at 127.0.0.1:5432)
+#   make test   set the project up, run ruff and mypy, and every test (SQLite, and PostgreSQL at 127.0.0.1:5432 in a
+#               database each run makes for itself and drops, so two runs on one machine never meet)
 
 VENV ?= .venv
 PYTHON ?= python3

@@ -47,6 +47,12 @@ class RailResult:
 
 
 class Rail(Protocol):
+    """A rail, built as ``factory(name=..., options=...)`` from its entry point.
+
+    Building checks the options (``adapters.options``) and does nothing else,
+    no network: loading the deployment file builds each rail once to check it.
+    """
+
     name: str
 
     def supports(self, currency: str) -> bool: ...

@@ -12,15 +12,17 @@ from datetime import date
 from typing import Any
 
 from adapters.base import Charge, Payout, RailResult
+from adapters.options import int_option, reject_unknown
 from currencies import Rate
 
 
 class SandboxRail:
     def __init__(self, name: str = "sandbox", options: Mapping[str, Any] | None = None) -> None:
         options = options or {}
+        reject_unknown(name, options, {"failure_suffix"})
         self.name = name
         self.currencies = set(options.get("currencies", []))
-        self.failure_suffix = int(options.get("failure_suffix", 13))
+        self.failure_suffix = int_option(name, options, "failure_suffix", 13, 0, 99)  # compared with amount % 100
 
     def supports(self, currency: str) -> bool:
         return not self.currencies or currency in self.currencies
@@ -37,5 +39,5 @@ class SandboxRail:
     def _answer(self, key: str, amount: int) -> RailResult:
         reference = f"{self.name}_{key}"
         if amount % 100 == self.failure_suffix:
-            return RailResult("failed", reference, error="declined by the sandbox (amount ends in 13)")
+            return RailResult("failed", reference, error=f"declined by the sandbox (amount ends in {self.failure_suffix:02d})")
         return RailResult("succeeded", reference)

@@ -23,7 +23,7 @@ MINUTES_PER_HOUR = 60
 class TimeUnit(CurrencyUnit):
     def parse(self, text: str) -> int:
         if isinstance(text, str):
-            match = re.fullmatch(r"\s*(-?)(\d+):([0-5]\d)\s*", text)
+            match = re.fullmatch(r"\s*(-?)([0-9]+):([0-5][0-9])\s*", text)
             if match:
                 sign = -1 if match.group(1) else 1
                 return sign * (int(match.group(2)) * MINUTES_PER_HOUR + int(match.group(3)))

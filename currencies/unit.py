@@ -72,7 +72,7 @@ class CurrencyUnit:
 
     def parse(self, text: str) -> int:
         """Parse an amount typed by a person or sent as a JSON string."""
-        if not isinstance(text, str) or not re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", text):
+        if not isinstance(text, str) or not re.fullmatch(r"\s*-?[0-9]+(\.[0-9]+)?\s*", text):
             raise ValidationError(f"{text!r} is not an amount (write it like '2.50')")
         try:
             value = Decimal(text.strip())

@@ -1,8 +1,10 @@
 """The deployment file: read, validated, and turned into ``Settings``.
 
 A file is TOML. Numbers with a fraction are read as ``Decimal``, so
-``fee = 0.10`` never becomes a float. Any mistake stops start-up with one
-line naming the file, the key and what is wrong (``ConfigError``).
+``fee = 0.10`` never becomes a float. Types are strict: a switch is ``true``
+or ``false``, a count a whole number, never a string or a switch taken for
+one. Any mistake stops start-up with one line naming the file, the key and
+what is wrong (``ConfigError``).
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import datetime as dt
 import os
 import tomllib
 from dataclasses import dataclass
-from decimal import Decimal
-from importlib.metadata import entry_points
+from decimal import Decimal, InvalidOperation
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from currencies import CurrencyRegistry, CurrencyUnit, build_unit, load_kinds
 from gateway.errors import ConfigError, GatewayError
@@ -27,12 +30,61 @@ ENV_CONFIG = "GATEWAY_CONFIG"
 ENV_DATABASE_URL = "GATEWAY_DATABASE_URL"
 RAILS_ENTRY_POINTS = "gateway.rails"
 
-Amount = str | int | Decimal
 PeriodLength = Literal["month", "week"]  # how long a deployment's periods are: a month, or an ISO week
 
 
+def _shown(value: object) -> str:
+    """A value as the deployment file writes it, for a message."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+def _exact_number(value: object) -> Decimal:
+    """A rate or fee: a TOML number (an int, or a Decimal as ``parse_float`` reads it) or a string; no switch, no float."""
+    number: object = value
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            pass
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = Decimal(value)
+    if isinstance(number, Decimal) and number.is_finite():
+        return number
+    raise PydanticCustomError("exact_number", 'expected a number such as 0.10 or "0.10", got {shown}', {"shown": _shown(value)})
+
+
+def _amount_text(value: object) -> str:
+    """An amount as the currency's ``parse`` reads it: written as a string ("2.00") or a TOML number (2.00, 5)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        return f"{value:f}"
+    raise PydanticCustomError("amount", 'expected an amount such as "2.00", got {shown}', {"shown": _shown(value)})
+
+
+def _date(value: object) -> object:
+    """A TOML date (2026-10-30), or the same written as a string."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "date", "expected a date such as 2026-10-30, got {shown}", {"shown": _shown(value)}
+            ) from None
+    return value
+
+
+ExactNumber = Annotated[Decimal, BeforeValidator(_exact_number)]
+Amount = Annotated[str, BeforeValidator(_amount_text)]
+Date = Annotated[dt.date, BeforeValidator(_date)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _Database(_Strict):
@@ -42,7 +94,7 @@ class _Database(_Strict):
 class _Platform(_Strict):
     name: str = "Flattr gateway"
     default_currency: str
-    fee: Decimal = Field(ge=0, lt=1)
+    fee: ExactNumber = Field(ge=0, lt=1)
     period: PeriodLength = "month"
     weighted_points: bool = False
     max_points: int = Field(default=1, ge=1, le=1000)
@@ -53,17 +105,17 @@ class _Platform(_Strict):
 
 
 class _Currency(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)  # the extra keys are the kind's, checked by the kind
     kind: str
     minimum_budget: Amount
     minimum_withdrawal: Amount = "0"
-    fee: Decimal | None = Field(default=None, ge=0, lt=1)
+    fee: ExactNumber | None = Field(default=None, ge=0, lt=1)
 
 
 class _Rates(_Strict):
     providers: list[Literal["static", "ecb"]] = ["static"]
-    date: dt.date | None = None
-    static: dict[str, Decimal] = {}
+    date: Date | None = None
+    static: dict[str, ExactNumber] = {}
 
 
 class _Http(_Strict):
@@ -73,6 +125,7 @@ class _Http(_Strict):
     session_days: int = Field(default=30, ge=1)
     redis_url: str | None = None  # rate limits shared through Redis; else in memory, per process
     threads: int | None = Field(default=None, ge=1, le=256)  # for database work; None: 2 on SQLite, 16 on PostgreSQL
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # /metrics without a token on this port of the host
 
 
 class _Mail(_Strict):
@@ -113,6 +166,7 @@ class HttpSettings:
     session_days: int
     redis_url: str | None
     threads: int | None
+    metrics_port: int | None = None  # where ``serve`` also answers /metrics, to anyone who reaches it: a private network's port
 
     @property
     def secure_cookies(self) -> bool:
@@ -173,14 +227,25 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     """Read and check a deployment file; ``overrides`` replace keys of ``[platform]`` or ``database_url``."""
     source = config_path(path)
     try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"{source}: cannot read the deployment file ({error.strerror})") from None
-    try:
-        data = tomllib.loads(text, parse_float=Decimal)
+        data = tomllib.loads(_read_text(source), parse_float=Decimal)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{source}: not valid TOML ({error})") from None
     return settings_from_dict(data, source=str(source), **overrides)
+
+
+def _read_text(source: Path) -> str:
+    """The file's text; TOML is UTF-8, so other bytes are refused with the line they are on."""
+    try:
+        content = source.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{source}: cannot read the deployment file ({error.strerror})") from None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = content[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{source}: not UTF-8 text (line {line}: byte 0x{content[error.start]:02x}); save it as UTF-8"
+        ) from None
 
 
 def settings_from_dict(data: dict[str, Any], source: str = "<memory>", **overrides: Any) -> Settings:
@@ -190,13 +255,26 @@ def settings_from_dict(data: dict[str, Any], source: str = "<memory>", **overrid
     try:
         raw = _File.model_validate(data)
     except pydantic.ValidationError as error:
-        first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{source}: {key}: {first['msg'].lower()}") from None
+        raise ConfigError(f"{source}: {_first_problem(error)}") from None
     try:
         return _build(raw, source, database_url or raw.database.url)
     except GatewayError as error:
         raise ConfigError(f"{source}: {error.message}") from None
+
+
+_SHOW_GIVEN = {"literal_error", "greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def _first_problem(error: pydantic.ValidationError) -> str:
+    """``key: what is wrong``, from pydantic's first error, with the value given where it is a plain one."""
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    message = first["msg"][:1].lower() + first["msg"][1:]
+    given = first.get("input")
+    if first["type"].endswith("_type") or first["type"] in _SHOW_GIVEN:
+        if isinstance(given, bool | int | str | Decimal | dt.date):
+            message += f", got {_shown(given)}"
+    return f"{key}: {message}"
 
 
 def _build(raw: _File, source: str, database_url: str) -> Settings:
@@ -218,13 +296,7 @@ def _build(raw: _File, source: str, database_url: str) -> Settings:
         raise ConfigError(f"platform.default_currency: {platform.default_currency!r} is not among [currencies]")
     if platform.unspent != "return" and not (platform.unspent.startswith("account:") and len(platform.unspent) > 8):
         raise ConfigError(f"platform.unspent: expected 'return' or 'account:<handle>', got {platform.unspent!r}")
-    installed = {entry.name for entry in entry_points(group=RAILS_ENTRY_POINTS)}
-    for name, options in raw.rails.items():
-        if name not in installed:
-            raise ConfigError(f"rails.{name}: no such rail is installed (installed: {', '.join(sorted(installed)) or 'none'})")
-        for code in options.get("currencies", []):
-            if code not in registry:
-                raise ConfigError(f"rails.{name}.currencies: {code!r} is not among [currencies]")
+    _check_rails(raw.rails, registry)
     return Settings(
         source=source,
         name=platform.name,
@@ -248,9 +320,32 @@ def _build(raw: _File, source: str, database_url: str) -> Settings:
     )
 
 
-def _amount(unit: CurrencyUnit, value: Amount, key: str, positive: bool = False) -> int:
+def _check_rails(rails: dict[str, dict[str, Any]], registry: CurrencyRegistry) -> None:
+    """Each rail is installed, moves currencies of the deployment, and accepts its options."""
+    installed = {entry.name: entry for entry in entry_points(group=RAILS_ENTRY_POINTS)}
+    for name, options in rails.items():
+        if name not in installed:
+            raise ConfigError(f"rails.{name}: no such rail is installed (installed: {', '.join(sorted(installed)) or 'none'})")
+        _check_rail_currencies(name, options.get("currencies", []), registry)
+        _build_rail(installed[name], name, options)
+
+
+def _check_rail_currencies(name: str, codes: object, registry: CurrencyRegistry) -> None:
+    if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+        raise ConfigError(f'rails.{name}.currencies: expected a list of currency codes such as ["EUR"], got {_shown(codes)}')
+    for code in codes:
+        if code not in registry:
+            raise ConfigError(f"rails.{name}.currencies: {code!r} is not among [currencies]")
+
+
+def _build_rail(entry: EntryPoint, name: str, options: dict[str, Any]) -> None:
+    """Build the rail once and drop it: a rail checks its options as it is built (``adapters.base.Rail``)."""
+    entry.load()(name=name, options=dict(options))
+
+
+def _amount(unit: CurrencyUnit, value: str, key: str, positive: bool = False) -> int:
     try:
-        minor = unit.parse(str(value))
+        minor = unit.parse(value)
     except GatewayError as error:
         raise ConfigError(f"{key}: {error.message}") from None
     if minor < 0 or (positive and minor == 0):

@@ -16,7 +16,7 @@ from currencies.ecb import EcbRates
 from gateway.clock import Clock, SystemClock
 from gateway.config import Settings
 from gateway.errors import RailNotEnabled
-from gateway.storage.engine import make_engine, single_writer
+from gateway.storage.engine import make_engine, require_reachable, single_writer
 
 
 @dataclass
@@ -57,9 +57,12 @@ def rate_provider(settings: Settings) -> RateProvider:
 
 
 def open_deployment(settings: Settings, clock: Clock | None = None, engine: Engine | None = None) -> Deployment:
+    """The deployment of ``settings``; a database that cannot be reached stops it here, before any work starts."""
+    engine = engine or make_engine(settings.database_url)
+    require_reachable(engine)
     return Deployment(
         settings=settings,
-        engine=engine or make_engine(settings.database_url),
+        engine=engine,
         rails=load_rails(settings.rails),
         rates=rate_provider(settings),
         clock=clock or SystemClock(),

@@ -13,6 +13,7 @@ are grouped by cause, so a caller can catch a whole kind (``ValidationError``,
 - ``PaymentRequired`` (402): not enough money for it.
 - ``RateLimited`` (429).
 - ``ConfigError``: the deployment file or the database's schema is wrong; start-up stops.
+  ``DatabaseUnreachable``, one of them: the database cannot be connected to.
 - ``LedgerBreach`` (500): an invariant of the ledger does not hold; never a user's doing.
 
 Nothing below the CLI and HTTP layers formats errors for people.
@@ -42,6 +43,12 @@ class ConfigError(GatewayError):
     """The deployment file is wrong, or the database is not at this release's schema; start-up stops."""
 
     code = "config_error"
+
+
+class DatabaseUnreachable(ConfigError):
+    """The deployment's database cannot be connected to (down, refusing, or a file that cannot be opened)."""
+
+    code = "database_unreachable"
 
 
 class BadRequest(GatewayError):
@@ -133,12 +140,28 @@ class AlreadyFlattred(Conflict):
     code = "already_flattred"
 
 
+class UrlTaken(Conflict):
+    """The address is registered already: by another account, or hidden by its owner."""
+
+    code = "url_taken"
+
+
 class PeriodClosed(Conflict):
     code = "period_closed"
 
 
 class PeriodNotEnded(Conflict):
     code = "period_not_ended"
+
+
+class EarlierPeriodUnsettled(Conflict):
+    """A period asked to settle while an earlier one still has something to settle.
+
+    Periods settle in order, so settling the later one first would leave the
+    earlier one unsettled for good; the message names it.
+    """
+
+    code = "earlier_period_unsettled"
 
 
 class LastOperator(Conflict):

@@ -31,6 +31,14 @@ EMAIL_MAX = 254
 TOKEN_NAME_MAX = 100
 IDEMPOTENCY_KEY_MAX = 200
 
+MULTILINE = frozenset({"description"})  # the fields whose text may hold line breaks and tabs
+MAX_DEPTH = 32  # how deep a request's JSON may nest: far beyond any of the API's bodies
+
+# Control characters (C0, DEL, C1): never in a text field; tabs and line breaks only where MULTILINE says.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # half of a UTF-16 pair, alone: no character at all
+
 _HANDLE = re.compile(HANDLE)
 _EMAIL = re.compile(EMAIL)
 
@@ -38,6 +46,21 @@ _EMAIL = re.compile(EMAIL)
 def anchored(pattern: str) -> str:
     """``pattern`` as a whole-string match, as JSON Schema's ``pattern`` (a search) needs it."""
     return f"^(?:{pattern})$"
+
+
+def text_problem(text: str, field: str) -> str | None:
+    """What is wrong with ``text`` as the value of ``field`` (a dotted path); None: nothing.
+
+    Text must be what a database stores and a page shows as it is: PostgreSQL
+    refuses a NUL, and a lone surrogate cannot be encoded at all, so either
+    would fail at the database, or later, each time the text is read.
+    """
+    if _SURROGATE.search(text):
+        return "not valid Unicode (a lone surrogate)"
+    control = _CONTROL_BUT_BREAKS if field.rpartition(".")[2] in MULTILINE else _CONTROL
+    if control.search(text):
+        return "control characters are not allowed here"
+    return None
 
 
 def check_handle(handle: str) -> str:
@@ -67,7 +90,7 @@ def check_language(language: str) -> str:
 
 
 def check_title(title: str) -> str:
-    if not 1 <= len(title or "") <= TITLE_MAX:
+    if not 1 <= len(title or "") <= TITLE_MAX or not title.strip():
         raise ValidationError(f"a thing's title is 1 to {TITLE_MAX} characters", field="title")
     return title
 

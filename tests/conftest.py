@@ -1,25 +1,36 @@
 """Fixtures: every database test runs on SQLite and on PostgreSQL.
 
-PostgreSQL is at 127.0.0.1:5432 (database ``test``) or GATEWAY_TEST_POSTGRES_URL.
+PostgreSQL is the server at 127.0.0.1:5432, reached through its ``postgres``
+database, or GATEWAY_TEST_POSTGRES_URL (a server and a database to connect
+to there). Each run creates a database of its own on it (``test_<pid>_<random>``)
+and drops it at the end, so that two runs on one machine never meet.
 Where it is unreachable the PostgreSQL half is skipped, except under CI
-(``CI`` set), where that is a failure: CI must test both.
+(``CI`` set), where that is a failure: CI must test both. The same holds for
+Redis (127.0.0.1:6379 or GATEWAY_TEST_REDIS_URL), where a run's keys start
+with a prefix of its own and are deleted at its end.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from gateway.storage.engine import make_engine
 from gateway.storage.migrate import upgrade
 from tests.support import (
-    POSTGRES_URL,
+    POSTGRES_SERVER_URL,
+    REDIS_URL,
     config,
+    create_run_database,
+    drop_run_database,
     make,
     postgres_reachable,
-    reset_postgres,
     sqlite_copy,
     truncate_postgres,
 )
@@ -35,14 +46,55 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_ready() -> str:
+def postgres_ready() -> Iterator[str]:
+    """This run's own PostgreSQL database, migrated; dropped at the end of the session, whatever the tests did."""
     if not postgres_reachable():
-        message = f"PostgreSQL is not reachable at {POSTGRES_URL}"
+        message = f"PostgreSQL is not reachable at {POSTGRES_SERVER_URL}"
         if os.environ.get("CI"):
             pytest.fail(message + " (CI must run the database tests on PostgreSQL)")
         pytest.skip(message)
-    reset_postgres(POSTGRES_URL)
-    return POSTGRES_URL
+    url = create_run_database()
+    try:
+        yield url
+    finally:
+        drop_run_database(url)
+
+
+def delete_redis_keys(url: str, prefix: str) -> None:
+    """Delete every key that starts with ``prefix``."""
+    with redis.Redis.from_url(url) as connection:
+        keys = list(connection.scan_iter(match=prefix + "*"))
+        if keys:
+            connection.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2) as connection:
+            connection.ping()
+    except redis.RedisError as error:
+        message = f"Redis is not reachable at {REDIS_URL} ({error})"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must run the rate-limit tests on Redis)")
+        pytest.skip(message)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def redis_run_prefix(redis_url: str) -> Iterator[str]:
+    """The prefix of every key this run writes in Redis; whatever is left under it is deleted at the run's end."""
+    prefix = f"gateway-test:{os.getpid()}-{secrets.token_hex(4)}:"
+    yield prefix
+    delete_redis_keys(redis_url, prefix)
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str, redis_run_prefix: str) -> Iterator[str]:
+    """A key prefix for this test alone, under the run's; its keys are deleted at the end."""
+    prefix = f"{redis_run_prefix}{uuid.uuid4().hex}:"
+    yield prefix
+    delete_redis_keys(redis_url, prefix)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -30,13 +30,31 @@ class User:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def newest_mail(outbox: Path, to: str) -> EmailMessage:
-    """The newest message mailed to ``to``, with its headers and body decoded."""
-    for path in sorted(outbox.glob("*.eml"), reverse=True):
+def mails_to(outbox: Path, to: str) -> list[EmailMessage]:
+    """Every message mailed to ``to``, oldest first (the outbox names each file by its mail's id)."""
+    found = []
+    for path in sorted(outbox.glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         if message["To"] == to:
-            return message
-    raise AssertionError(f"no mail to {to}")
+            found.append(message)
+    return found
+
+
+def newest_mail(outbox: Path, to: str) -> EmailMessage:
+    """The newest message mailed to ``to``, with its headers and body decoded."""
+    found = mails_to(outbox, to)
+    if not found:
+        raise AssertionError(f"no mail to {to}")
+    return found[-1]
+
+
+async def wait_for_mail(outbox: Path, to: str, count: int = 1, timeout: float = 30.0) -> EmailMessage:
+    """The ``count``-th message to ``to``, once the server's mail worker has sent it (at most ``timeout`` seconds)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(found := mails_to(outbox, to)) < count:
+        assert asyncio.get_running_loop().time() < deadline, f"{len(found)} mail(s) to {to} after {timeout} s, not {count}"
+        await asyncio.sleep(0.01)
+    return found[count - 1]
 
 
 def mailed_token(outbox: Path, to: str) -> str:
@@ -82,20 +100,23 @@ async def sign_up(
             "preferred_currency": currency,
         },
     )
-    assert response.status == 201, await response.text()
-    profile = await response.json()
-    verified = await client.post("/api/v1/email-verification", json={"token": mailed_token(outbox, address)})
+    assert response.status == 202, await response.text()
+    letter = await wait_for_mail(outbox, address)
+    token = re.search(r"token=([A-Za-z0-9_\-]+)", letter.get_content()).group(1)
+    verified = await client.post("/api/v1/email-verification", json={"token": token})
     assert verified.status == 204, await verified.text()
     session = await client.post("/api/v1/session", json={"login": handle, "password": "correct horse battery"})
     assert session.status == 201, await session.text()
     csrf = (await session.json())["csrf_token"]
+    me = await client.get("/api/v1/me")  # the profile: the sign-up's answer has none
+    assert me.status == 200, await me.text()
     created = await client.post(
         "/api/v1/me/tokens", json={"name": "tests", "scopes": list(scopes)}, headers={"X-CSRF-Token": csrf}
     )
     assert created.status == 201, await created.text()
     token = (await created.json())["token"]
     client.session.cookie_jar.clear()  # from here on, the token speaks
-    return User(profile["id"], handle, token)
+    return User((await me.json())["id"], handle, token)
 
 
 async def operator(client: TestClient, outbox: Path, deployment, handle: str = "op") -> User:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import copy
 import os
+import secrets
 import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from moneyed import Money
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from gateway.clock import FixedClock
 from gateway.config import settings_from_dict
@@ -20,7 +26,11 @@ from gateway.storage.engine import make_engine
 from gateway.storage.migrate import upgrade
 from gateway.storage.schema import metadata
 
-POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# The PostgreSQL server, and a database on it to connect to for creating and dropping others: each
+# test run makes a database of its own there (``create_run_database``), so that two runs never meet.
+# Redis, for the rate limits shared between processes: each run's keys start with a prefix of its own.
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_SERVER_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 # A day inside the October 2026 period, and a moment after it ended.
 OCTOBER = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
@@ -80,7 +90,7 @@ def config(**platform: Any) -> dict[str, Any]:
 
 def postgres_reachable() -> bool:
     try:
-        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        engine = create_engine(POSTGRES_SERVER_URL, connect_args={"connect_timeout": 3})
         with engine.connect():
             pass
         engine.dispose()
@@ -89,14 +99,94 @@ def postgres_reachable() -> bool:
         return False
 
 
-def reset_postgres(url: str) -> None:
-    """An empty public schema, migrated to the head revision."""
+def _on_server(statement: str) -> None:
+    """Run ``statement`` on the maintenance database, outside a transaction (CREATE and DROP DATABASE need that)."""
+    engine = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def create_run_database() -> str:
+    """A new database for this test run alone (``test_<pid>_<random>``), migrated to the head revision; its URL.
+
+    A run never touches another's tables: two runs on one server used to share
+    one database, and one's TRUNCATE met the other's missing tables.
+    """
+    name = f"test_{os.getpid()}_{secrets.token_hex(4)}"
+    _on_server(f'CREATE DATABASE "{name}"')
+    url = make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        drop_run_database(url)
+        raise
     engine.dispose()
+    return url
+
+
+def drop_run_database(url: str) -> None:
+    """Drop a run's database, whatever connections a failed test left open to it (FORCE ends them)."""
+    name = make_url(url).database
+    assert name and name.startswith("test_"), f"not a test run's database: {name!r}"
+    _on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def impatient_engine(url: str) -> Iterator[Engine]:
+    """An engine on ``url`` whose connections never wait for a lock: where one is held, they fail at once.
+
+    A test probes a lock with it, instead of guessing from how long a thread
+    took: PostgreSQL answers "lock timeout" (55P03) after a millisecond,
+    and a lock that is free is granted however busy the machine is; SQLite
+    answers "database is locked" at a busy timeout of 0.
+    """
+    if make_url(url).get_backend_name() == "postgresql":
+        engine = make_engine(url, connect_args={"options": "-c lock_timeout=1ms"}, pool_size=2, max_overflow=0)
+    else:
+        engine = make_engine(url)
+
+        @event.listens_for(engine, "connect")
+        def no_busy_wait(dbapi_connection: Any, _record: Any) -> None:  # after make_engine's own, which sets 30 s
+            dbapi_connection.execute("PRAGMA busy_timeout = 0")
+
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def is_lock_refusal(error: OperationalError) -> bool:
+    """Whether ``error`` is an impatient connection's answer to a lock held elsewhere (``impatient_engine``)."""
+    return getattr(error.orig, "sqlstate", None) == "55P03" or "database is locked" in str(error.orig)
+
+
+def wait_for_a_lock_wait(engine: Engine, timeout: float = 60.0) -> None:
+    """Return once a connection to this PostgreSQL database waits for a lock: the event a test waits for.
+
+    The database is the run's own, so the waiter is the test's. Waiting for
+    it (not for a length of time) is what makes the test mean the same on a
+    busy machine: it goes on only once the other writer is blocked. Each
+    look is a transaction of its own: PostgreSQL keeps one view of
+    ``pg_stat_activity`` for a whole transaction.
+    """
+    deadline = time.monotonic() + timeout
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        while True:
+            waiting = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
+            if waiting:
+                return
+            assert time.monotonic() < deadline, "no connection came to wait for the lock"
+            time.sleep(0.005)
 
 
 def truncate_tables(connection) -> None:

@@ -1,9 +1,14 @@
-"""Sign-in accounts: sign-up and its mail, sessions, tokens, password resets, two-factor codes, freezing."""
+"""Sign-in accounts: sign-up and its mail, sessions, tokens, password resets, two-factor codes, freezing.
+
+Mail is queued by the use cases and sent by the worker: these tests send it
+with ``deliver_due`` where they read it.
+"""
 
 from __future__ import annotations
 
 import email
 import hashlib
+import threading
 from datetime import timedelta
 
 import pyotp
@@ -25,6 +30,7 @@ from gateway.storage.schema import (
     access_tokens,
     credentials,
     email_tokens,
+    mail_queue,
     participants,
     sessions,
 )
@@ -42,7 +48,9 @@ from gateway.usecases.identity.tokens import (
     revoke_access_token,
 )
 from gateway.usecases.identity.totp import begin_totp, confirm_totp, disable_totp
-from tests.http_support import mailed_token
+from gateway.usecases.mail_queue import deliver_due, queue_counts
+from tests.http_support import mailed_token as _mailed_token
+from tests.http_support import mails_to
 from tests.support import OCTOBER
 
 PASSWORD = "correct horse battery"
@@ -54,6 +62,18 @@ def join(deployment, handle: str = "fan", **options) -> int:
 
 def mails(outbox) -> list[email.message.Message]:
     return [email.message_from_bytes(path.read_bytes()) for path in sorted(outbox.glob("*.eml"))]
+
+
+def sent(deployment, outbox) -> list[email.message.Message]:
+    """Every mail in the outbox, once the queue's due mail is sent (as the worker would)."""
+    deliver_due(deployment)
+    return mails(outbox)
+
+
+def mailed_token(deployment, outbox, to: str) -> str:
+    """The newest link token mailed to ``to``, once the queue's due mail is sent."""
+    deliver_due(deployment)
+    return _mailed_token(outbox, to)
 
 
 def later(deployment, **delta) -> None:
@@ -77,9 +97,10 @@ def test_sign_up_mails_a_link_that_verifies_the_address(deployment, outbox):
     me = profile(deployment, fan)
     assert (me.handle, me.email, me.preferred_currency, me.language, me.role) == ("fan", "fan@example.org", "USD", "fr", "member")
     assert not me.email_verified and not me.listed and not me.totp_enabled
-    [mail] = mails(outbox)
+    assert mails(outbox) == [] and queue_counts(deployment)["queued"] == 1  # queued with the account, not sent
+    [mail] = sent(deployment, outbox)
     assert mail["To"] == "fan@example.org" and "Confirmez" in mail["Subject"]
-    token = mailed_token(outbox, "fan@example.org")
+    token = mailed_token(deployment, outbox, "fan@example.org")
     assert f"http://127.0.0.1:8080/verify-email?token={token}" in mail.get_payload(decode=True).decode()
     verify_email(deployment, token)
     assert profile(deployment, fan).email_verified
@@ -91,18 +112,60 @@ def test_a_verification_link_expires(deployment, outbox):
     join(deployment)
     later(deployment, days=2, seconds=1)
     with pytest.raises(ValidationError):
-        verify_email(deployment, mailed_token(outbox, "fan@example.org"))
+        verify_email(deployment, mailed_token(deployment, outbox, "fan@example.org"))
 
 
-def test_handles_and_addresses_are_taken_once_whatever_their_case(deployment):
-    join(deployment, "fan")
+def count(deployment, table) -> int:
+    with reading(deployment.engine) as connection:
+        return connection.execute(select(func.count()).select_from(table)).scalar()
+
+
+def test_handles_and_addresses_are_taken_once_whatever_their_case(deployment, outbox):
+    join(deployment, "fan", language="fr")
     with pytest.raises(Conflict, match="handle"):
         sign_up(deployment, "FAN", "other@example.org", PASSWORD)
-    with pytest.raises(Conflict, match="e-mail"):
-        sign_up(deployment, "other", "Fan@Example.ORG", PASSWORD)
+    # A taken address is no error (the caller answers as for a free one): no account, a letter to its owner.
+    assert sign_up(deployment, "other", "Fan@Example.ORG", PASSWORD) is None
     assert profile(deployment, join(deployment, "Mixed")).handle == "mixed"
-    with reading(deployment.engine) as connection:  # no half-made account was left behind
-        assert connection.execute(select(func.count()).select_from(participants)).scalar() == 2
+    assert count(deployment, participants) == 2  # no half-made account was left behind
+    assert mails(outbox) == []  # queued only
+    assert [m["To"] for m in sent(deployment, outbox)] == ["fan@example.org", "fan@example.org", "mixed@example.org"]
+    verify, attempt = mails_to(outbox, "fan@example.org")
+    assert attempt["Subject"] == "Quelqu'un a tenté de s'inscrire avec votre adresse"  # in the owner's language
+    text = attempt.get_content()
+    assert text.startswith("Bonjour fan,") and "Aucun nouveau compte" in text and "token=" not in text
+
+
+def test_the_owner_of_a_taken_address_hears_of_it_once_an_hour(deployment, outbox):
+    join(deployment, "fan")
+    for n in range(3):
+        assert sign_up(deployment, f"other{n}", "fan@example.org", PASSWORD) is None
+    verify, attempt = sent(deployment, outbox)
+    assert attempt["Subject"] == "Someone tried to sign up with your address"
+    assert "sign in at http://127.0.0.1:8080 instead" in attempt.get_payload(decode=True).decode()
+    later(deployment, hours=1)
+    sign_up(deployment, "other9", "fan@example.org", PASSWORD)
+    assert len(sent(deployment, outbox)) == 3
+
+
+def test_two_sign_ups_with_one_address_at_once_make_one_account(deployment, outbox):
+    """Whichever commits first gets the account; the other is answered as for a taken address, its owner told."""
+    results: list[int | None] = []
+
+    def attempt(handle: str) -> None:
+        results.append(sign_up(deployment, handle, "same@example.org", PASSWORD))
+
+    threads = [threading.Thread(target=attempt, args=(handle,)) for handle in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2 and len([made for made in results if made is not None]) == 1
+    assert count(deployment, participants) == 1
+    assert sorted(m["Subject"] for m in sent(deployment, outbox)) == [
+        "Confirm your e-mail address",
+        "Someone tried to sign up with your address",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -123,9 +186,26 @@ def test_handles_and_addresses_are_taken_once_whatever_their_case(deployment):
 def test_bad_sign_ups_are_refused(deployment, outbox, handle, address, password, options, error):
     with pytest.raises(error):
         sign_up(deployment, handle, address, password, **options)
-    with reading(deployment.engine) as connection:
-        assert connection.execute(select(func.count()).select_from(participants)).scalar() == 0
-    assert mails(outbox) == []
+    assert count(deployment, participants) == 0 and count(deployment, mail_queue) == 0
+    assert sent(deployment, outbox) == []
+
+
+@pytest.mark.parametrize(
+    "handle, password, options, error",
+    [
+        ("bad handle", PASSWORD, {}, ValidationError),
+        ("platform", PASSWORD, {}, ValidationError),
+        ("ok", "too short", {}, ValidationError),
+        ("ok", PASSWORD, {"language": "de"}, ValidationError),
+        ("ok", PASSWORD, {"preferred_currency": "XYZ"}, CurrencyNotEnabled),
+    ],
+)
+def test_a_taken_address_does_not_hide_a_bad_sign_up(deployment, outbox, handle, password, options, error):
+    """The same error as for a free address: else a 422 here and a 202 there would tell them apart."""
+    join(deployment, "fan")
+    with pytest.raises(error):
+        sign_up(deployment, handle, "fan@example.org", password, **options)
+    assert count(deployment, participants) == 1 and count(deployment, mail_queue) == 1  # the sign-up's own
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -267,11 +347,12 @@ def test_a_password_reset_ends_every_session_and_token_and_works_once(deployment
     session = log_in(deployment, "fan", PASSWORD)
     _, secret = create_access_token(deployment, fan, "t", ["read"])
     request_password_reset(deployment, "nobody@example.org")
-    assert len(mails(outbox)) == 1  # only the sign-up's; an unknown address gets nothing
+    assert len(sent(deployment, outbox)) == 1  # only the sign-up's; an unknown address gets nothing
     request_password_reset(deployment, " Fan@Example.org ")
-    reset_mail = mails(outbox)[-1]
+    assert len(mails(outbox)) == 1 and queue_counts(deployment)["queued"] == 1  # queued in its transaction
+    reset_mail = sent(deployment, outbox)[-1]
     assert reset_mail["To"] == "fan@example.org" and "reset-password?token=" in reset_mail.get_payload(decode=True).decode()
-    token = mailed_token(outbox, "fan@example.org")
+    token = mailed_token(deployment, outbox, "fan@example.org")
     with pytest.raises(ValidationError):
         reset_password(deployment, token, "short")
     reset_password(deployment, token, "a brand new password")
@@ -288,7 +369,7 @@ def test_a_password_reset_ends_every_session_and_token_and_works_once(deployment
 def test_a_reset_link_lasts_an_hour_and_cannot_verify(deployment, outbox):
     join(deployment)
     request_password_reset(deployment, "fan@example.org")
-    token = mailed_token(outbox, "fan@example.org")
+    token = mailed_token(deployment, outbox, "fan@example.org")
     with pytest.raises(ValidationError):
         verify_email(deployment, token)  # a link serves its own purpose only
     later(deployment, hours=1)
@@ -357,7 +438,7 @@ def test_a_code_works_once(deployment):
 def test_a_profile_changes_and_a_new_address_needs_verifying(deployment, outbox):
     fan = join(deployment)
     join(deployment, "other")
-    verify_email(deployment, mailed_token(outbox, "fan@example.org"))
+    verify_email(deployment, mailed_token(deployment, outbox, "fan@example.org"))
     update_profile(deployment, fan, preferred_currency="JPY", language="fr", listed=True)
     me = profile(deployment, fan)
     assert (me.preferred_currency, me.language, me.listed, me.email_verified) == ("JPY", "fr", True, True)
@@ -370,7 +451,8 @@ def test_a_profile_changes_and_a_new_address_needs_verifying(deployment, outbox)
     me = profile(deployment, fan)
     assert (me.email, me.email_verified) == ("new@example.org", False)
     assert log_in(deployment, "new@example.org", PASSWORD).participant_id == fan
-    verify_email(deployment, mailed_token(outbox, "new@example.org"))
+    assert queue_counts(deployment)["queued"] == 1  # the new address's link, queued with the change
+    verify_email(deployment, mailed_token(deployment, outbox, "new@example.org"))
     assert profile(deployment, fan).email_verified
 
 
@@ -378,7 +460,7 @@ def test_a_link_to_an_old_address_dies_with_it(deployment, outbox):
     fan = join(deployment)
     update_profile(deployment, fan, email="new@example.org")
     with pytest.raises(ValidationError):
-        verify_email(deployment, mailed_token(outbox, "fan@example.org"))
+        verify_email(deployment, mailed_token(deployment, outbox, "fan@example.org"))
 
 
 def test_a_frozen_account_cannot_sign_in_or_be_used(deployment):
@@ -404,7 +486,7 @@ def test_secrets_are_stored_hashed(deployment, outbox):
     fan = join(deployment)
     grant = log_in(deployment, "fan", PASSWORD)
     token_id, secret = create_access_token(deployment, fan, "t", ["read"])
-    link = mailed_token(outbox, "fan@example.org")
+    link = mailed_token(deployment, outbox, "fan@example.org")  # sent: the queue erased the mail's body
 
     def sha256(text: str) -> str:
         return hashlib.sha256(text.encode()).hexdigest()
@@ -415,6 +497,6 @@ def test_secrets_are_stored_hashed(deployment, outbox):
     assert row(deployment, access_tokens, id=token_id).token_hash == sha256(secret)
     assert row(deployment, email_tokens, participant_id=fan).token_hash == sha256(link)
     with reading(deployment.engine) as connection:
-        for table in (credentials, sessions, access_tokens, email_tokens):
-            for values in connection.execute(select(table)).all():
-                assert not {grant.token, secret, link, PASSWORD} & {str(value) for value in values}
+        for table in (credentials, sessions, access_tokens, email_tokens, mail_queue):
+            for values in connection.execute(select(table)).all():  # not even inside a text (a mail's body)
+                assert not [hidden for hidden in (grant.token, secret, link, PASSWORD) for v in values if hidden in str(v)]

@@ -12,9 +12,9 @@ from gateway.config import DEFAULT_CONFIG
 from gateway.storage.migrate import head_revision
 
 
-def gateway(*args, cwd=None, env=None):
+def gateway(*args, cwd=None, env=None, timeout=120):
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli.main", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+        [sys.executable, "-m", "gateway.cli.main", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout
     )
 
 
@@ -143,3 +143,120 @@ def test_serve_answers_on_loopback_and_stops_on_sigterm(tmp_path, processes):
     finally:
         if server.poll() is None:
             server.kill()
+
+
+GOOD = DEFAULT_CONFIG.read_text()
+LETS = '\n[currencies.LETS]\nkind = "mutual_credit"\nminimum_budget = "5"\n'
+
+# (the deployment file's text, or None for the embedded default; --database-url, or None; the line on stderr)
+START_UP_FAILURES = [
+    pytest.param(
+        GOOD.replace("Flattr gateway", "Flattr caf\u00e9").encode("latin-1"),
+        None,
+        "gateway: config_error: {file}: not UTF-8 text (line 9: byte 0xe9)",
+        id="not-utf8",
+    ),
+    pytest.param(
+        GOOD.replace("[rails.sandbox]", '[rails.sandbox]\nfailure_suffix = "x"'),
+        None,
+        "gateway: config_error: {file}: rails.sandbox.failure_suffix: expected a whole number from 0 to 99",
+        id="rail-option",
+    ),
+    pytest.param(
+        GOOD.replace('currencies = ["EUR", "USD", "GBP"]', 'currencies = "EUR"'),
+        None,
+        "gateway: config_error: {file}: rails.sandbox.currencies: expected a list of currency codes",
+        id="rail-currencies-string",
+    ),
+    pytest.param(
+        GOOD.replace("weighted_points = true", 'weighted_points = "yes"'),
+        None,
+        "gateway: config_error: {file}: platform.weighted_points: input should be a valid boolean",
+        id="switch-string",
+    ),
+    pytest.param(
+        GOOD.replace("weighted_points = true", "weighted_points = 1"),
+        None,
+        "gateway: config_error: {file}: platform.weighted_points: input should be a valid boolean",
+        id="switch-number",
+    ),
+    pytest.param(
+        GOOD.replace("max_points = 5", "max_points = 5\nsettle_batch = true"),
+        None,
+        "gateway: config_error: {file}: platform.settle_batch: input should be a valid integer",
+        id="count-switch",
+    ),
+    pytest.param(
+        GOOD.replace('minimum_budget = "2.00"', "minimum_budget = true", 1),
+        None,
+        "gateway: config_error: {file}: currencies.EUR.minimum_budget: expected an amount",
+        id="amount-switch",
+    ),
+    pytest.param(
+        GOOD + LETS + "decimals = 40\n",
+        None,
+        "gateway: config_error: {file}: currencies.LETS.decimals: expected a whole number from 0 to 12, got 40",
+        id="decimals",
+    ),
+    pytest.param(
+        None,
+        "mysql://gateway:secret@db.example/x",
+        "gateway: config_error: the database URL mysql://gateway:***@db.example/x: its driver is not installed",
+        id="driver-missing",
+    ),
+    pytest.param(
+        None,
+        "sqlite:////nonexistent/dir/x.sqlite3",
+        "gateway: database_unreachable: cannot connect to the database sqlite:////nonexistent/dir/x.sqlite3:",
+        id="sqlite-unopenable",
+    ),
+    pytest.param(
+        None,
+        "postgresql://postgres:secret@127.0.0.1:1/x",
+        "gateway: database_unreachable: cannot connect to the database postgresql+psycopg://postgres:***@127.0.0.1:1/x:",
+        id="postgresql-refused",
+    ),
+]
+
+
+def assert_one_line(result, line):
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr and "secret" not in result.stderr
+    assert result.stderr.startswith(line) and result.stderr.count("\n") == 1, result.stderr
+
+
+def start_up(tmp_path, text, url, *command):
+    args = []
+    if text is not None:
+        path = tmp_path / "deploy.toml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+        args += ["--config", str(path)]
+    if url is not None:
+        args += ["--database-url", url]
+    return gateway(*args, *command, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("text, url, line", START_UP_FAILURES)
+def test_a_start_up_failure_is_one_line(tmp_path, text, url, line):
+    result = start_up(tmp_path, text, url, *(["currencies"] if url is None else ["db", "upgrade"]))
+    assert_one_line(result, line.format(file=tmp_path / "deploy.toml"))
+
+
+@pytest.mark.parametrize("text, url, line", START_UP_FAILURES)
+def test_serve_refuses_before_it_binds_or_forks(tmp_path, text, url, line):
+    result = start_up(tmp_path, text, url, "serve", "--port", "0", "--processes", "2")
+    assert_one_line(result, line.format(file=tmp_path / "deploy.toml"))
+    assert "serving the API" not in result.stdout
+
+
+def test_a_silent_postgresql_stops_start_up_within_the_connect_timeout(tmp_path):
+    """A server that takes the connection and never answers: without a connect timeout, this hangs."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        result = gateway("--database-url", f"postgresql://postgres@127.0.0.1:{port}/x", "db", "upgrade", timeout=60)
+    line = f"gateway: database_unreachable: cannot connect to the database postgresql+psycopg://postgres@127.0.0.1:{port}/x:"
+    assert_one_line(result, line)

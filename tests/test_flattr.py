@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from moneyed import Money
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 
+from gateway.clock import FixedClock
 from gateway.core.periods import parse_period
+from gateway.deployment import Deployment, open_deployment
 from gateway.errors import (
     AlreadyFlattred,
     NoMeans,
@@ -34,7 +35,15 @@ from gateway.usecases.participants import register_participant
 from gateway.usecases.settlement import settle
 from gateway.usecases.things import register_thing
 from gateway.usecases.top_up import top_up
-from tests.support import NOVEMBER, OCTOBER, config, eur
+from tests.support import (
+    NOVEMBER,
+    OCTOBER,
+    config,
+    eur,
+    impatient_engine,
+    is_lock_refusal,
+    wait_for_a_lock_wait,
+)
 
 
 @pytest.fixture
@@ -177,11 +186,19 @@ def test_a_batch_in_a_settling_period_is_refused_whole(scene):
     assert [type(o) for o in outcomes] == [PeriodClosed, OwnThing]
 
 
+def impatient(deployment: Deployment, engine) -> Deployment:
+    """The deployment on ``engine`` (an ``impatient_engine``): what it does fails at once where it would wait for a lock."""
+    return open_deployment(deployment.settings, clock=FixedClock(deployment.clock.now()), engine=engine)
+
+
 def test_settling_waits_for_a_flattr_being_written(scene):
     """A flattr whose transaction began before the period's settlement is counted in it, not lost.
 
     Its period row does not exist yet, so there is no row to lock: prepare must
-    wait on the flattrs table (PostgreSQL) or the write lock (SQLite).
+    wait on the period's flattr lock (PostgreSQL) or the write lock (SQLite).
+    A settlement that never waits shows it, however fast the machine is: while
+    the flattr is being written, it is refused, and once that has committed,
+    a settlement counts it.
     """
     deployment, fan, _, thing = scene()
     october = parse_period("2026-10", "month")
@@ -190,11 +207,11 @@ def test_settling_waits_for_a_flattr_being_written(scene):
             # The write half of a flattr batch, checked and open, not yet committed.
             flattred = _add_points(writing, 1, october, [Click(fan, thing)], OCTOBER)
             deployment.clock.set(NOVEMBER)
-            settling = threading.Thread(target=settle, args=(deployment, october))
-            settling.start()
-            settling.join(0.5)
-            assert settling.is_alive(), "the settlement did not wait for the flattr being written"
-        settling.join(30)
+            with impatient_engine(deployment.settings.database_url) as engine:
+                with pytest.raises(OperationalError) as refused:
+                    settle(impatient(deployment, engine), october)
+            assert is_lock_refusal(refused.value), "the settlement did not wait for the flattr being written"
+    settle(deployment, october)
     assert flattred[0].points == 1
     with reading(deployment.engine) as connection:
         shares = connection.execute(select(receipts.c.share).where(receipts.c.thing_id == thing)).scalars().all()
@@ -203,7 +220,12 @@ def test_settling_waits_for_a_flattr_being_written(scene):
 
 @pytest.mark.parametrize("held", ["more points", "take back"])
 def test_clicks_written_side_by_side_add_up(scene, held):
-    """Another writer's uncommitted change to the same flattr is waited for, never overwritten (PostgreSQL writes side by side)."""
+    """Another writer's uncommitted change to the same flattr is waited for, never overwritten (PostgreSQL writes side by side).
+
+    On PostgreSQL the second writer is seen waiting for a lock before the first
+    commits, so it cannot have read the points before the first changed them;
+    SQLite has one writer at a time, and a writer that never waits is refused.
+    """
     deployment, fan, _, thing = scene(weighted_points=True, max_points=5)
     october = parse_period("2026-10", "month")
     flattr(deployment, fan, thing)
@@ -215,8 +237,15 @@ def test_clicks_written_side_by_side_add_up(scene, held):
             else:
                 ensure_open(writing, october)
                 writing.execute(delete(flattrs).where(flattrs.c.funder_id == fan, flattrs.c.thing_id == thing))
-            theirs = pool.submit(flattr, deployment, fan, thing, 1)
-            time.sleep(0.3)
+            if deployment.engine.dialect.name == "postgresql":
+                theirs = pool.submit(flattr, deployment, fan, thing, 1)
+                wait_for_a_lock_wait(deployment.engine)  # the second writer is blocked on the first
+            else:
+                with impatient_engine(deployment.settings.database_url) as engine:
+                    with pytest.raises(OperationalError) as refused:
+                        flattr(impatient(deployment, engine), fan, thing, 1)
+                assert is_lock_refusal(refused.value), "a second writer did not wait for the first"
+                theirs = pool.submit(flattr, deployment, fan, thing, 1)
             assert not theirs.done(), "a second writer did not wait for the first"
         answered = theirs.result(timeout=30).points
     [stored] = flattrs_of(deployment, fan, october)

@@ -19,6 +19,7 @@ from gateway.usecases.calendar import period as parse_period
 from gateway.usecases.database import database_address, require_current_schema, upgrade_schema
 from gateway.usecases.identity.principal import MEMBER, OPERATOR
 from gateway.usecases.identity.roles import cli_actor, set_role_by_handle
+from gateway.usecases.mail_queue import deliver_due, queue_counts
 from gateway.usecases.operator import CHECKS, verify_ledger
 from gateway.usecases.reports import PeriodReport, period_report
 from gateway.usecases.settlement import settle as run_settle
@@ -115,6 +116,24 @@ def _os_user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):  # no $USER and no passwd entry (a container's arbitrary uid)
         return f"uid:{os.getuid()}"
+
+
+def mail_send(settings: Settings, args: argparse.Namespace) -> int:
+    """Send what is due once, for cron; a try that fails waits for its next (the counts say so), and the exit is 0.
+
+    A database out of reach stops it before anything is claimed, in one line (``_deployment``).
+    """
+    deployment = _deployment(settings)
+    try:
+        delivery = deliver_due(deployment)
+        waiting = queue_counts(deployment)
+    finally:
+        deployment.close()
+    print(
+        f"mail: {delivery.sent} sent, {delivery.retrying} to try again later, {delivery.failed} given up; "
+        f"{waiting['queued'] + waiting['sending']} waiting in the queue, {waiting['failed']} failed in all"
+    )
+    return 0
 
 
 def currencies(settings: Settings, args: argparse.Namespace) -> int:

@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("handle", metavar="HANDLE", help="the person's handle")
     revoke.set_defaults(run=commands.operator_revoke)
 
+    mail = sub.add_parser("mail", help="the mail queue")
+    mail_sub = mail.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    mail_sub.add_parser(
+        "send", help="send the mail that is due, print how many, and exit (for cron; `gateway serve` sends it too)"
+    ).set_defaults(run=commands.mail_send)
+
     serve = sub.add_parser("serve", help="serve the JSON API (/api/v1) over HTTP")
     serve.add_argument("--host", help="address to bind (default: [http] host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: [http] port, 8080)")

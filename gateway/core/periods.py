@@ -66,11 +66,11 @@ def parse_period(text: str, length: PeriodLength) -> Period:
     Years run from 1970 to 9998, so that a period's neighbours are dates too.
     """
     if length == "month":
-        match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+        match = re.fullmatch(r"([0-9]{4})-([0-9]{2})", text)
         if match and 1 <= int(match.group(2)) <= 12 and 1970 <= int(match.group(1)) <= 9998:
             return period_containing(date(int(match.group(1)), int(match.group(2)), 1), length)
         raise ValidationError(f"{text!r} is not a month period (write it like 2026-11)")
-    match = re.fullmatch(r"(\d{4})-W(\d{2})", text)
+    match = re.fullmatch(r"([0-9]{4})-W([0-9]{2})", text)
     if match and 1970 <= int(match.group(1)) <= 9998:
         try:
             return period_containing(date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1), length)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -18,11 +19,12 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from gateway.deployment import Deployment
-from gateway.errors import BadRequest, Forbidden, NotFound, RateLimited, Unauthorized, UnsupportedMediaType, ValidationError
+from gateway.errors import BadRequest, Forbidden, RateLimited, Unauthorized, UnsupportedMediaType, ValidationError
 from gateway.http.idempotency import idempotent
 from gateway.http.keys import BATCHES, DEPLOYMENT, LIMITER, PRINCIPAL, RATE_HEADERS
 from gateway.http.problems import problem
 from gateway.http.ratelimit import RULES, Verdict
+from gateway.rules import MAX_DEPTH, text_problem
 from gateway.usecases.identity.principal import Principal
 
 T = TypeVar("T")
@@ -103,7 +105,7 @@ class Api:
 
     def install(self, app: web.Application) -> None:
         for endpoint in self.endpoints:
-            app.router.add_route(endpoint.method, endpoint.path, _serve(endpoint))
+            app.router.add_route(endpoint.method, _routed(endpoint.path), _serve(endpoint))
 
 
 def _serve(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -119,11 +121,11 @@ def _serve(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRe
             query=_parse_query(endpoint, request),
             path=_parse_path(endpoint, request),
         )
-        raw = await _read_body(request) if endpoint.body else b""
+        data = _json_of(await _read_body(request)) if endpoint.body else None
         if endpoint.body:
-            call.body = _parse_body(endpoint, raw)
+            call.body = _validated(endpoint.body, data, "body")
         if endpoint.idempotent:
-            response = await idempotent(call, endpoint, raw, lambda: _respond(endpoint, call))
+            response = await idempotent(call, endpoint, data, lambda: _respond(endpoint, call))
         else:
             response = await _respond(endpoint, call)
         response.headers.update(headers)
@@ -172,16 +174,17 @@ def enforce(request: web.Request, verdict: Verdict, why: str = "too many request
     return request[RATE_HEADERS]
 
 
+def _routed(path: str) -> str:
+    """The path as the router matches it: an id is 1 to 18 ASCII digits, so ``/things/auto`` is no thing's id."""
+    return re.sub(r"\{(\w+_id)\}", r"{\1:[0-9]{1,18}}", path)
+
+
 def _parse_path(endpoint: Endpoint, request: web.Request) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in endpoint.path_params():
         raw = request.match_info[name]
-        if name.endswith("_id"):
-            if not raw.isdigit() or len(raw) > 18:
-                raise NotFound(f"no such {name[:-3]}: {raw!r}")
-            values[name] = int(raw)
-        else:
-            values[name] = raw
+        _refuse_bad_text(raw, "path", name)
+        values[name] = int(raw) if name.endswith("_id") else raw  # the router took digits only (_routed)
     return values
 
 
@@ -199,18 +202,19 @@ async def _read_body(request: web.Request) -> bytes:
     return await request.content.read(MAX_BODY + 1)
 
 
-def _parse_body(endpoint: Endpoint, raw: bytes) -> Any:
+def _json_of(raw: bytes) -> Any:
+    """The body's JSON. Nesting too deep for the parser (a RecursionError) is bad JSON as any other."""
     if len(raw) > MAX_BODY:
         raise BadRequest(f"the body is over {MAX_BODY} bytes")
     try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("the body is not valid JSON") from None
-    assert endpoint.body is not None  # only endpoints with a body read one
-    return _validated(endpoint.body, data, "body")
 
 
 def _validated(model: type[BaseModel], data: Any, where: str) -> Any:
+    """``data`` as ``model`` says, once every text in it is text a database can keep (``rules.text_problem``)."""
+    _refuse_bad_texts(data, where)
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as error:
@@ -220,6 +224,30 @@ def _validated(model: type[BaseModel], data: Any, where: str) -> Any:
         ]
         first = errors[0]
         raise ValidationError(f"{where}: {first['field']}: {first['message']}", errors=errors) from None
+
+
+def _refuse_bad_texts(data: Any, where: str) -> None:
+    """Every string of ``data`` (keys too), walked without recursion, nested at most ``MAX_DEPTH`` deep."""
+    pending: list[tuple[str, Any, int]] = [("", data, 0)]
+    while pending:
+        field, value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"the {where} nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, str):
+            _refuse_bad_text(value, where, field)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{field}.{key}" if field else str(key)
+                _refuse_bad_text(str(key), where, name)
+                pending.append((name, item, depth + 1))
+        elif isinstance(value, list):
+            pending += [(f"{field}.{index}" if field else str(index), item, depth + 1) for index, item in enumerate(value)]
+
+
+def _refuse_bad_text(text: str, where: str, field: str) -> None:
+    problem = text_problem(text, field or where)
+    if problem is not None:
+        raise ValidationError(f"{where}: {field or where}: {problem}", errors=[{"field": field or where, "message": problem}])
 
 
 __all__ = ["Api", "Call", "Endpoint", "problem"]

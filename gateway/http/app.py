@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 from gateway import __version__
 from gateway.deployment import Deployment
 from gateway.errors import CsrfFailed, GatewayError, InvalidCredentials
-from gateway.http import docs, openapi
+from gateway.http import docs, mailing, openapi
 from gateway.http.api import Api
 from gateway.http.batching import Batches
 from gateway.http.keys import (
@@ -27,11 +27,13 @@ from gateway.http.keys import (
     SESSION_COOKIE,
     SETTLER,
 )
+from gateway.http.metrics import metrics, metrics_page
 from gateway.http.problems import from_error, problem
 from gateway.http.ratelimit import Limiter, limiter_for
 from gateway.http.routes import install_routes
 from gateway.security import same
 from gateway.usecases.batches import one_item_may_be_at_fault
+from gateway.usecases.database import not_ready
 from gateway.usecases.identity.sessions import authenticate_session
 from gateway.usecases.identity.tokens import authenticate_tokens
 from gateway.usecases.settlement.background import BackgroundSettlement
@@ -74,9 +76,10 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
     authorization = request.headers.get("Authorization", "")
     if authorization:
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise InvalidCredentials("send 'Authorization: Bearer <token>'")
-        principal = await request.app[BATCHES].submit(authenticate_tokens, token.strip())
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or not (token.isascii() and token.isprintable()):
+            raise InvalidCredentials("send 'Authorization: Bearer <token>'")  # a token is printable ASCII, always
+        principal = await request.app[BATCHES].submit(authenticate_tokens, token)
         if principal is None:
             raise InvalidCredentials("this token is unknown, revoked or expired")
     elif SESSION_COOKIE in request.cookies:
@@ -89,13 +92,37 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
     return await handler(request)
 
 
+SERVER = "flattr-gateway"  # the Server header: no name of a library or its version to look up flaws for
+HSTS = "max-age=63072000; includeSubDomains"  # two years: browsers then refuse plain HTTP to this host
+# The docs page: its own inline style, links, nothing else; and no other site may frame it.
+DOCS_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """On every answer, problems included (this middleware is the outermost)."""
     response = await handler(request)
+    response.headers["Server"] = SERVER
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.app[DEPLOYMENT].settings.http.secure_cookies:  # served as https
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process lives and its event loop answers: for a supervisor deciding whether to restart it."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """The process can serve: its database answers and is at this release's schema; for a proxy choosing backends."""
+    why = await asyncio.to_thread(not_ready, request.app[DEPLOYMENT])
+    if why is not None:
+        return problem(503, "not_ready", why)
+    return web.json_response({"status": "ready"})
 
 
 def _database_threads(deployment: Deployment) -> int:
@@ -112,9 +139,10 @@ def _database_threads(deployment: Deployment) -> int:
 
 
 def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Application:
-    # The outermost middleware turns what the inner ones raise into problems too.
+    # The metrics outermost, to count every answer as sent; then security headers, so problems get them too;
+    # problems turns what identify raises into problem+json.
     app = web.Application(
-        middlewares=[problems, security_headers, identify],
+        middlewares=[metrics().measure(), security_headers, problems, identify],
         client_max_size=256 * 1024,
         # Room for the longest query the API takes (a 2,000-character URL, each character up to 12 bytes
         # percent-encoded); aiohttp answers a longer line itself, in plain text, before any middleware.
@@ -122,11 +150,11 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
     )
     app[DEPLOYMENT] = deployment
     app[LIMITER] = limiter or limiter_for(deployment.settings.http.redis_url)
-    app[SETTLER] = BackgroundSettlement(deployment)
+    app[SETTLER] = BackgroundSettlement(deployment, progress=metrics().settlement_progress)
     api = Api()
     install_routes(api)
     api.install(app)
-    spec = openapi.document(api, deployment.settings.name, __version__)
+    spec = openapi.document(api, deployment.settings.name, __version__, deployment.settings.max_points)
     spec_text = json.dumps(spec)
 
     async def openapi_json(request: web.Request) -> web.Response:
@@ -135,10 +163,13 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
     page = docs.render(spec)
 
     async def docs_page(request: web.Request) -> web.Response:
-        return web.Response(text=page, content_type="text/html")
+        return web.Response(text=page, content_type="text/html", headers={"Content-Security-Policy": DOCS_POLICY})
 
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get(api.prefix + "/openapi.json", openapi_json)
     app.router.add_get("/api/docs", docs_page)
+    app.router.add_get("/metrics", metrics_page)  # an operator's token; or, with http.metrics_port, on that port to anyone
 
     async def close_limiter(app: web.Application) -> None:
         await app[LIMITER].close()
@@ -146,6 +177,7 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
     app.on_cleanup.append(close_limiter)
     app.cleanup_ctx.append(_executor)
     app.cleanup_ctx.append(_settlement_thread)
+    app.cleanup_ctx.append(mailing.mail_worker)  # the thread that sends the queued mail (gateway/http/mailing.py)
     return app
 
 
@@ -157,7 +189,7 @@ async def _executor(app: web.Application) -> AsyncIterator[None]:
     asyncio.get_running_loop().set_default_executor(pool)  # where Call.run's asyncio.to_thread runs
     # Each kind of batch may take a quarter of the threads on PostgreSQL: the other calls keep the rest.
     in_flight = 1 if deployment.single_writer else max(1, threads // 4)
-    app[BATCHES] = Batches(deployment, in_flight=in_flight, alone_on=one_item_may_be_at_fault)
+    app[BATCHES] = Batches(deployment, in_flight=in_flight, alone_on=one_item_may_be_at_fault, sizes=metrics().batch_sizes)
     yield
     await app[BATCHES].close()
     pool.shutdown(wait=True)

@@ -31,7 +31,8 @@ class Batcher(Generic[Item, Result]):
     worked on alone, so that one bad item does not fail the others; any
     other error (the database gone, say) goes to every caller at once.
     ``in_flight`` batches run at once (one for SQLite's single writer, more
-    where the database writes side by side).
+    where the database writes side by side). ``sizes`` hears each batch's
+    size as it starts (the metrics' histogram).
     """
 
     def __init__(
@@ -41,8 +42,10 @@ class Batcher(Generic[Item, Result]):
         most: int = 256,
         in_flight: int = 1,
         alone_on: Callable[[Exception], bool] = lambda error: True,
+        sizes: Callable[[int], None] | None = None,
     ) -> None:
         self._work = work
+        self._sizes = sizes
         self._most = most
         self._in_flight = in_flight
         self._alone_on = alone_on
@@ -80,6 +83,8 @@ class Batcher(Generic[Item, Result]):
 
     async def _run(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         items = [item for item, _ in batch]
+        if self._sizes is not None:
+            self._sizes(len(items))
         try:
             try:
                 outcomes = await asyncio.to_thread(self._work, items)
@@ -119,13 +124,22 @@ class Batches:
     """A ``Batcher`` for each use case that takes many items at once, made on its first call.
 
     A route names the use case it calls (``Call.batched(flattr_many, click)``);
-    the batching is how the call is made, not which.
+    the batching is how the call is made, not which. ``sizes(name)``, given
+    a use case's name (``flattr_many``), says what hears its batches' sizes.
     """
 
-    def __init__(self, deployment: Deployment, *, in_flight: int, alone_on: Callable[[Exception], bool]) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        *,
+        in_flight: int,
+        alone_on: Callable[[Exception], bool],
+        sizes: Callable[[str], Callable[[int], None]] | None = None,
+    ) -> None:
         self._deployment = deployment
         self._in_flight = in_flight
         self._alone_on = alone_on
+        self._sizes = sizes
         self._batchers: dict[Callable[..., Any], Batcher[Any, Any]] = {}
 
     async def submit(self, work: Callable[[Deployment, list[Item]], Outcomes[Any]], item: Item) -> Any:
@@ -133,7 +147,10 @@ class Batches:
         batcher = self._batchers.get(work)
         if batcher is None:
             batcher = self._batchers[work] = Batcher(
-                partial(work, self._deployment), in_flight=self._in_flight, alone_on=self._alone_on
+                partial(work, self._deployment),
+                in_flight=self._in_flight,
+                alone_on=self._alone_on,
+                sizes=self._sizes(work.__name__) if self._sizes else None,
             )
         return await batcher.submit(item)
 

@@ -1,7 +1,8 @@
 """``Idempotency-Key`` for POSTs that move money: the first answer, given again.
 
 The key is scoped to the caller. The same key and body give back the kept
-answer; the same key with another body is a 422. The use cases underneath
+answer; the same key with another body (another once parsed: whitespace and
+key order do not count) is a 422. The use cases underneath
 are themselves idempotent under a key derived from this one
 (``core.keys.client``), so two concurrent first requests still move money
 once and answer alike.
@@ -10,7 +11,7 @@ once and answer alike.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -27,12 +28,17 @@ if TYPE_CHECKING:
 HEADER = "Idempotency-Key"
 
 
-async def idempotent(call: Call, endpoint: Endpoint, raw: bytes, respond: Callable[[], Awaitable[web.Response]]) -> web.Response:
+async def idempotent(call: Call, endpoint: Endpoint, body: Any, respond: Callable[[], Awaitable[web.Response]]) -> web.Response:
+    """The kept answer to this caller's key, else ``respond``'s, kept.
+
+    Requests are compared as Stripe compares parameters: by what they say
+    (the parsed body, keys in any order, any whitespace), not by their bytes.
+    """
     key = call.request.headers.get(HEADER, "")
     if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable():
         raise ValidationError(f"send an {HEADER} header of 1 to {IDEMPOTENCY_KEY_MAX} characters", field=HEADER)
     caller = f"p{call.me}"
-    request = digest({"method": endpoint.method, "path": call.request.path, "body": raw.decode("utf-8", "surrogateescape")})
+    request = digest({"method": endpoint.method, "path": call.request.path, "body": body})
     kept = await call.run(answer_to, call.deployment, caller, key)
     if kept is not None:
         if kept.request_hash != request:

@@ -30,7 +30,9 @@ PROBLEM_SCHEMA = {
 }
 
 
-def document(api: Api, title: str, version: str) -> dict[str, Any]:
+def document(api: Api, title: str, version: str, max_points: int) -> dict[str, Any]:
+    """The document of this deployment: its bounds are the deployment's (``max_points``), so a client that keeps
+    to the document is never refused for a value the document allows."""
     models: set[type[BaseModel]] = set()
     for endpoint in api.endpoints:
         models.update(m for m in (endpoint.body, endpoint.response) if m is not None)
@@ -39,6 +41,11 @@ def document(api: Api, title: str, version: str) -> dict[str, Any]:
         [(m, "validation") for m in ordered] + [(m, "serialization") for m in ordered], ref_template=REF
     )
     schemas = dict(definitions.get("$defs", {}))
+    bodies = {endpoint.body.__name__ for endpoint in api.endpoints if endpoint.body is not None}
+    for name in bodies & set(schemas):  # what a client sends; a flattr read back may predate a lower maximum
+        points = schemas[name].get("properties", {}).get("points")
+        if points is not None:
+            points["maximum"] = max_points
     schemas["Problem"] = PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in api.endpoints:

@@ -29,6 +29,7 @@ TITLES = {
     429: "Too many requests",
     500: "Internal server error",
     502: "Bad gateway",
+    503: "Service unavailable",
 }
 
 

@@ -13,8 +13,11 @@ from currencies import CurrencyRegistry
 from gateway.errors import ValidationError
 from gateway.rules import CURRENCY, anchored
 
-# A month (2026-11) or an ISO week (2026-W48), whichever the deployment's period is; parse_period checks the rest.
-PERIOD_PATTERN = r"^\d{4}-(\d{2}|W\d{2})$"
+# A month (2026-11) or an ISO week (2026-W48) of the years 1970 to 9998, whichever the deployment's period is;
+# parse_period checks the rest (a week 53 that the year does not have).
+PERIOD_PATTERN = (
+    r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2]|W(0[1-9]|[1-4][0-9]|5[0-3]))$"
+)
 
 
 class Model(BaseModel):
@@ -26,7 +29,7 @@ class Model(BaseModel):
 class MoneyJson(Model):
     """An amount of money. The amount is a string, so no float ever carries it."""
 
-    amount: StrictStr = Field(pattern=r"^-?\d+(\.\d+)?$|^-?\d+:[0-5]\d$", max_length=40, examples=["2.25"])
+    amount: StrictStr = Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$|^-?[0-9]+:[0-5][0-9]$", max_length=40, examples=["2.25"])
     currency: StrictStr = Field(pattern=anchored(CURRENCY), examples=["EUR"])
 
     def minor(self, currencies: CurrencyRegistry) -> int:

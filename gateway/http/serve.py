@@ -12,25 +12,44 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import FrameType
 
 from aiohttp import web
 
 from gateway.deployment import Deployment
 from gateway.http.app import create_app
+from gateway.http.metrics import exporter_app, process_ended, shared_between_processes
 
 
 def serve(open_deployment: Callable[[], Deployment], host: str, port: int, processes: int = 1) -> None:
-    """Serve until interrupted (SIGINT or SIGTERM)."""
+    """Serve until interrupted (SIGINT or SIGTERM).
+
+    With ``http.metrics_port`` set, every process also answers ``/metrics``
+    on that port of ``host``, without a token; with several processes, each
+    scrape reads the values of all of them (``gateway.http.metrics``).
+    """
     listening = _bind(host, port)
+    first = open_deployment()  # the settings say whether to bind a metrics port, before any fork
+    try:
+        metrics_port = first.settings.http.metrics_port
+        exporter = _bind(host, metrics_port) if metrics_port is not None else None
+    except BaseException:
+        first.close()
+        raise
     print(f"serving the API on http://{host}:{listening.getsockname()[1]}/api/v1 with {processes} process(es)", flush=True)
+    if exporter is not None:
+        print(f"serving the metrics on http://{host}:{exporter.getsockname()[1]}/metrics, without a token", flush=True)
     if processes == 1:
-        _run(open_deployment, listening)
+        _run(lambda: first, listening, exporter)
         return
-    children = [_fork(open_deployment, listening) for _ in range(processes)]
-    listening.close()
-    _wait_for(children)
+    first.close()  # each process opens its own connections, after the fork
+    with shared_between_processes() as directory:
+        children = [_fork(open_deployment, listening, exporter) for _ in range(processes)]
+        listening.close()
+        if exporter is not None:
+            exporter.close()
+        _wait_for(children, directory)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -42,21 +61,37 @@ def _bind(host: str, port: int) -> socket.socket:
     return listening
 
 
-def _run(open_deployment: Callable[[], Deployment], listening: socket.socket) -> None:
+def with_metrics_port(app: web.Application, exporter: socket.socket) -> None:
+    """While ``app`` runs, answer ``/metrics`` to anyone on ``exporter`` (``http.metrics_port``), in the same event loop."""
+
+    async def exporting(app: web.Application) -> AsyncIterator[None]:
+        runner = web.AppRunner(exporter_app(), access_log=None)
+        await runner.setup()
+        await web.SockSite(runner, exporter).start()
+        yield
+        await runner.cleanup()
+
+    app.cleanup_ctx.append(exporting)
+
+
+def _run(open_deployment: Callable[[], Deployment], listening: socket.socket, exporter: socket.socket | None) -> None:
     deployment = open_deployment()
     try:
-        web.run_app(create_app(deployment), sock=listening, print=None, access_log=None)
+        app = create_app(deployment)
+        if exporter is not None:
+            with_metrics_port(app, exporter)
+        web.run_app(app, sock=listening, print=None, access_log=None)
     finally:
         deployment.close()
 
 
-def _fork(open_deployment: Callable[[], Deployment], listening: socket.socket) -> int:
+def _fork(open_deployment: Callable[[], Deployment], listening: socket.socket, exporter: socket.socket | None) -> int:
     pid = os.fork()
     if pid:
         return pid
     code = 0
     try:
-        _run(open_deployment, listening)
+        _run(open_deployment, listening, exporter)
     except BaseException as error:  # a child must never return into the parent's code
         print(f"gateway serve: a worker stopped: {error}", file=sys.stderr, flush=True)
         code = 1
@@ -64,11 +99,16 @@ def _fork(open_deployment: Callable[[], Deployment], listening: socket.socket) -
         os._exit(code)
 
 
-def _wait_for(children: list[int]) -> None:
-    """Pass SIGINT and SIGTERM on to the workers, and return when they have all stopped."""
+def _wait_for(children: list[int], metrics_directory: str) -> None:
+    """Pass SIGINT and SIGTERM on to the workers, and return when they have all stopped.
+
+    A worker that stops, whenever it does, is reaped at once and its live
+    gauges dropped, so that a scrape no longer shows it as serving.
+    """
+    remaining = set(children)
 
     def forward(signum: int, _frame: FrameType | None) -> None:
-        for pid in children:
+        for pid in list(remaining):  # only those not reaped: a reaped one's pid may be another process's by now
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
@@ -76,5 +116,11 @@ def _wait_for(children: list[int]) -> None:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for pid in children:
-        os.waitpid(pid, 0)
+    while remaining:
+        try:
+            pid, _ = os.wait()
+        except ChildProcessError:  # none left to wait for
+            return
+        if pid in remaining:
+            remaining.discard(pid)
+            process_ended(pid, metrics_directory)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -10,9 +11,12 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
+
+from gateway.errors import ConfigError, DatabaseUnreachable
 
 T = TypeVar("T")
+CONNECT_TIMEOUT = 5  # seconds: PostgreSQL that does not answer stops start-up soon, instead of hanging
 READ_ONLY = "gateway_read_only"
 _WRITERS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 _WRITERS_GUARD = threading.Lock()
@@ -31,16 +35,54 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def address(url: str) -> str:
+    """``url`` as it may be shown: its password hidden, even where the URL does not parse."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    url = normalize_url(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    """An engine for ``url``; a URL that is no database's, or whose driver is missing, is a ``ConfigError``."""
+    try:
+        return _create_engine(normalize_url(url), **kwargs)
+    except NoSuchModuleError:
+        raise ConfigError(f"the database URL {address(url)}: no such kind of database (sqlite:// or postgresql://)") from None
+    except ImportError as error:
+        raise ConfigError(f"the database URL {address(url)}: its driver is not installed ({error})") from None
+    except (ArgumentError, ValueError) as error:
+        raise ConfigError(f"the database URL {address(url)}: not a database URL ({error})") from None
+
+
+def _create_engine(url: str, **kwargs: Any) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT, **kwargs.get("connect_args", {})}
     # Room for the API's database threads and the settlement's workers at once.
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def require_reachable(engine: Engine) -> None:
+    """Connect once, so that a database that cannot be reached stops start-up with one line naming it."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as error:
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnreachable(f"cannot connect to the database {where}: {_first_line(error.orig or error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    """The driver's own words, first line only (psycopg puts hints below it)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _configure_sqlite(engine: Engine) -> None:

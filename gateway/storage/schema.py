@@ -152,6 +152,30 @@ email_tokens = Table(
     Column("used_at", Timestamp),
 )
 
+# Mail to send, written in the transaction that caused it and sent by a worker after the commit
+# (``usecases/mail_queue.py``). ``due_at`` is when the row is next due: for a queued row its next try,
+# for one being sent the end of its lease (a worker that died mid-send leaves it to be taken again).
+# The body may carry a link's secret, so it is erased once the mail is sent or given up.
+mail_queue = Table(
+    "mail_queue",
+    metadata,
+    Column("id", Id, primary_key=True),  # also names the mail: its Message-ID and its outbox file
+    Column("kind", String(24), nullable=False),  # verify | reset | sign_up_attempt | …: what the mail is for
+    Column("to_address", String(320), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("body", Text),  # NULL once sent or failed
+    Column("status", String(12), nullable=False),  # queued | sending | sent | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),  # tries begun, counted as each is claimed
+    Column("due_at", Timestamp, nullable=False),
+    Column("claimed_at", Timestamp),  # when the current (or last) try began
+    Column("last_error", String(500)),  # why the last try failed, for the operator
+    Column("created_at", Timestamp, nullable=False),
+    Column("sent_at", Timestamp),
+    CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed')", name="status"),
+    Index("ix_mail_queue_status_due_at", "status", "due_at"),
+    Index("ix_mail_queue_to_address_kind", "to_address", "kind"),
+)
+
 # The first response to each (caller, Idempotency-Key), replayed to later requests.
 http_idempotency = Table(
     "http_idempotency",

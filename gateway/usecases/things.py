@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 
 from gateway.deployment import Deployment
-from gateway.errors import Conflict, Forbidden, NotFound, ValidationError
+from gateway.errors import Forbidden, NotFound, UrlTaken, ValidationError
 from gateway.rules import check_tags, check_title
 from gateway.storage.engine import reading, run_in_transaction
 from gateway.storage.rows import insert_row
@@ -71,7 +71,7 @@ def register_thing(
     def work(connection: Connection) -> Thing:
         person(connection, owner_id)
         if connection.execute(select(things.c.id).where(things.c.url == url)).first():
-            raise Conflict(f"{url} is already registered", field="url")
+            raise UrlTaken(f"{url} is already registered", field="url")
         values = dict(
             owner_id=owner_id,
             url=url,
@@ -126,10 +126,11 @@ def update_thing(deployment: Deployment, owner_id: int, thing_id: int, changes: 
 
 
 def _owned(connection: Connection, owner_id: int, thing_id: int) -> None:
-    owner = connection.execute(select(things.c.owner_id).where(things.c.id == thing_id)).scalar()
-    if owner is None:
+    """The thing is the caller's. A hidden thing of someone else's is missing, to them: its id betrays nothing."""
+    found = connection.execute(select(things.c.owner_id, things.c.hidden).where(things.c.id == thing_id)).first()
+    if found is None or (found.hidden and found.owner_id != owner_id):
         raise NotFound(f"no thing #{thing_id}")
-    if owner != owner_id:
+    if found.owner_id != owner_id:
         raise Forbidden("only its owner may change a thing")
 
 

@@ -72,7 +72,8 @@ class Probe:
     SQLite: opened ``mode=ro`` (WAL readers never wait for the writer).
     PostgreSQL: autocommit with ``default_transaction_read_only``; it also
     reads ``pg_stat_activity`` for the settling process's connection, which
-    carries its own ``application_name``.
+    carries its own ``application_name``, on this run's database only (another
+    run on the same server has its own database, and may have its own sessions).
     """
 
     def __init__(self, url: str, application_name: str, demurrage_keys: list[str]) -> None:
@@ -91,7 +92,10 @@ class Probe:
         )
         self.params: tuple = (PERIOD, PERIOD, PERIOD)
         if self.postgresql:
-            self.query += ", (SELECT string_agg(state, ',' ORDER BY state) FROM pg_stat_activity WHERE application_name = %s)"
+            self.query += (
+                ", (SELECT string_agg(state, ',' ORDER BY state) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = %s)"
+            )
             self.params += (application_name,)
             conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
             self.connection = psycopg.connect(conninfo, autocommit=True, options="-c default_transaction_read_only=on")
@@ -128,7 +132,8 @@ class Probe:
         if self.postgresql:
             return (
                 self.connection.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (self.application_name,)
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+                    (self.application_name,),
                 ).fetchone()[0]
                 > 0
             )
@@ -150,7 +155,8 @@ class Probe:
             return
         deadline = time.monotonic() + timeout
         while self.connection.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (self.application_name,)
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+            (self.application_name,),
         ).fetchone()[0]:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the session {self.application_name} outlived its process")

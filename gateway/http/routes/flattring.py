@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from gateway.errors import GatewayError
 from gateway.http.api import Api, Call
+from gateway.http.metrics import metrics
 from gateway.http.routes.things import NewThing, ThingOut
 from gateway.http.schemas import PERIOD_PATTERN, Model
 from gateway.rules import HANDLE_MAX
@@ -92,7 +94,13 @@ def _flattr_out(result: Flattr) -> FlattrOut:
 )
 async def flattr_thing(call: Call) -> FlattrOut:
     click = Click(call.me, call.path["thing_id"], call.body.points)
-    return _flattr_out(await call.batched(flattr_many, click))
+    try:
+        result = await call.batched(flattr_many, click)
+    except GatewayError as error:  # a refusal (already_flattred, no_means...), counted by its problem type
+        metrics().flattr_refused(error.code)
+        raise
+    metrics().flattr_accepted()
+    return _flattr_out(result)
 
 
 @router.route("DELETE", "/things/{thing_id}/flattr", "Take back this period's flattr", TAG, scope="flattr")
@@ -120,19 +128,24 @@ async def my_flattrs(call: Call) -> FlattrList:
 )
 async def auto_submit(call: Call) -> AutoResult:
     body: AutoSubmit = call.body
-    view, result = await call.run(
-        auto_flattr,
-        call.deployment,
-        call.me,
-        body.owner,
-        body.url,
-        body.title,
-        body.description,
-        body.language,
-        body.category,
-        body.tags,
-        body.points,
-    )
+    try:
+        view, result = await call.run(
+            auto_flattr,
+            call.deployment,
+            call.me,
+            body.owner,
+            body.url,
+            body.title,
+            body.description,
+            body.language,
+            body.category,
+            body.tags,
+            body.points,
+        )
+    except GatewayError as error:
+        metrics().flattr_refused(error.code)
+        raise
+    metrics().flattr_accepted()
     return AutoResult(thing=ThingOut.of(view), flattr=_flattr_out(result))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, Field, StrictBool, StrictStr
@@ -23,6 +23,7 @@ TAG = "accounts"
 Handle = Field(min_length=1, max_length=HANDLE_MAX, pattern=anchored(HANDLE))
 Currency = Field(default=None, pattern=anchored(CURRENCY))
 Language = anchored("|".join(LANGUAGES))
+SIGN_UP_DETAIL = "check your mail: a message to this address says what to do next"
 
 
 class SignUp(Model):
@@ -31,6 +32,23 @@ class SignUp(Model):
     password: StrictStr = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     preferred_currency: StrictStr | None = Currency
     language: StrictStr = Field(default="en", pattern=Language)
+
+
+class SignUpAccepted(BaseModel):
+    """A sign-up taken in: what comes next comes by mail, to the address given.
+
+    The answer is the same whether the address was free or has an account
+    already, so that nobody learns whose address it is. A free address gets
+    its account and a link that verifies it; for a taken one no account is
+    made, and its owner is told by mail that someone tried. Sign in once the
+    address is verified; ``GET /me`` then has the profile.
+    """
+
+    status: Literal["check_your_mail"] = "check_your_mail"
+    detail: str = Field(
+        default=SIGN_UP_DETAIL,
+        description="the same text for every sign-up taken in: the mail sent to the address says what to do next",
+    )
 
 
 class ProfileOut(BaseModel):
@@ -62,7 +80,7 @@ class ProfileChanges(Model):
 class LogIn(Model):
     login: StrictStr = Field(min_length=1, max_length=320, description="a handle or an e-mail address")
     password: StrictStr = Field(min_length=1, max_length=1024)
-    totp_code: StrictStr | None = Field(default=None, pattern=r"^\d{6}$")
+    totp_code: StrictStr | None = Field(default=None, pattern=r"^[0-9]{6}$")
 
 
 class SessionOut(BaseModel):
@@ -111,7 +129,7 @@ class TotpSetup(BaseModel):
 
 
 class CodeIn(Model):
-    code: StrictStr = Field(pattern=r"^\d{6}$")
+    code: StrictStr = Field(pattern=r"^[0-9]{6}$")
 
 
 def profile_out(found: profile.Profile) -> ProfileOut:
@@ -124,13 +142,25 @@ def token_out(item: tokens.AccessToken) -> AccessTokenOut:
     )
 
 
-@router.route("POST", "/accounts", "Sign up", TAG, access="public", body=SignUp, response=ProfileOut, status=201, rate="sign_up")
-async def sign_up(call: Call) -> ProfileOut:
+@router.route(
+    "POST",
+    "/accounts",
+    "Sign up: 202 and the same body whether or not the address has an account (the next step comes by mail); "
+    "a taken handle is a 409",
+    TAG,
+    access="public",
+    body=SignUp,
+    response=SignUpAccepted,
+    status=202,
+    rate="sign_up",
+)
+async def sign_up(call: Call) -> SignUpAccepted:
+    """No profile and no id in the answer: either would tell a free address from a taken one."""
     body: SignUp = call.body
-    participant = await call.run(
+    await call.run(
         signup.sign_up, call.deployment, body.handle, body.email, body.password, body.preferred_currency, body.language
     )
-    return profile_out(await call.run(profile.profile, call.deployment, participant))
+    return SignUpAccepted()
 
 
 @router.route(
@@ -221,7 +251,7 @@ async def verify_email(call: Call) -> None:
 @router.route(
     "POST",
     "/password-reset",
-    "Mail a password-reset link (answers the same whether the address is known)",
+    "Mail a password-reset link (answers the same whether the address is known; the mail is queued, sent after)",
     TAG,
     access="public",
     body=EmailIn,

@@ -45,7 +45,7 @@ class Balances(BaseModel):
 
 
 class BudgetIn(Model):
-    amount: StrictStr = Field(pattern=r"^\d+(\.\d+)?$|^\d+:[0-5]\d$", max_length=40, examples=["10.00"])
+    amount: StrictStr = Field(pattern=r"^[0-9]+(\.[0-9]+)?$|^[0-9]+:[0-5][0-9]$", max_length=40, examples=["10.00"])
 
 
 class BudgetList(BaseModel):

@@ -1,14 +1,14 @@
 """The single-use links mailed to people: to verify an address, to choose a new password.
 
-A link's token is random; only its hash is stored. The letter is sent once
-the transaction that made the token has committed, so a mail never names a
-token that a rollback took back.
+A link's token is random; only its hash is kept in ``email_tokens``. Its
+letter is queued (``mail_queue``) in the transaction that makes the token, so
+a mail never names a token that a rollback took back, and a token committed
+is always mailed. The letter, token and all, waits in the queue's row until
+it is sent, then its body is erased.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -16,11 +16,9 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from gateway.deployment import Deployment
 from gateway.errors import ValidationError
-from gateway.mail import Mailer, mailer_for
 from gateway.security import new_token, token_hash
 from gateway.storage.schema import credentials, email_tokens
-
-log = logging.getLogger("gateway.identity")
+from gateway.usecases import mail_queue
 
 # What a link is for: how long it lasts, the page it opens, and the letter in each language.
 LIFETIME = {"verify": timedelta(days=2), "reset": timedelta(hours=1)}
@@ -49,20 +47,11 @@ LETTERS = {
 }
 
 
-@dataclass(frozen=True)
-class Letter:
-    """A link to mail once the transaction that made its token has committed."""
+def issue(connection: Connection, deployment: Deployment, purpose: str, owner: Row[Any], address: str) -> int:
+    """A new link token for ``address``, and its letter queued, in the caller's transaction; the mail's id.
 
-    purpose: str
-    participant_id: int
-    token: str
-    to: str
-    handle: str
-    language: str
-
-
-def issue(connection: Connection, deployment: Deployment, purpose: str, owner: Row[Any], address: str) -> Letter:
-    """A new link token for ``address``, in the caller's transaction."""
+    The caller wakes the worker (``mail_queue.wake``) once it has committed.
+    """
     token = new_token()
     connection.execute(
         insert(email_tokens).values(
@@ -73,7 +62,10 @@ def issue(connection: Connection, deployment: Deployment, purpose: str, owner: R
             expires_at=deployment.clock.now() + LIFETIME[purpose],
         )
     )
-    return Letter(purpose, owner.id, token, address, owner.handle, owner.language)
+    subject, text = LETTERS.get((purpose, owner.language)) or LETTERS[purpose, "en"]
+    link = f"{deployment.settings.http.base_url.rstrip('/')}/{PAGE[purpose]}?token={token}"
+    body = text.format(handle=owner.handle, platform=deployment.settings.name, link=link)
+    return mail_queue.enqueue(connection, deployment, purpose, address, subject, body)
 
 
 def consume(connection: Connection, deployment: Deployment, token: str, purpose: str) -> Row[Any]:
@@ -95,16 +87,3 @@ def consume(connection: Connection, deployment: Deployment, token: str, purpose:
         raise ValidationError("this link is unknown, used or expired; ask for a new one", field="token")
     connection.execute(update(email_tokens).where(email_tokens.c.id == found.id).values(used_at=now))
     return found
-
-
-def send(deployment: Deployment, mailer: Mailer | None, letter: Letter | None) -> None:
-    """Mail a link (none: nothing to send). A mail server that fails undoes nothing: the person can ask again."""
-    if letter is None:
-        return
-    subject, text = LETTERS.get((letter.purpose, letter.language)) or LETTERS[letter.purpose, "en"]
-    link = f"{deployment.settings.http.base_url.rstrip('/')}/{PAGE[letter.purpose]}?token={letter.token}"
-    body = text.format(handle=letter.handle, platform=deployment.settings.name, link=link)
-    try:
-        (mailer or mailer_for(deployment.settings)).send(letter.to, subject, body)
-    except OSError:  # smtplib's errors included
-        log.exception("could not mail the %s link of %r", letter.purpose, letter.handle)

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, select, update
 
 from gateway.deployment import Deployment
-from gateway.mail import Mailer
 from gateway.rules import check_password
 from gateway.security import hash_password
 from gateway.storage.engine import run_in_transaction
@@ -18,22 +17,25 @@ from gateway.storage.schema import (
     participants,
     sessions,
 )
+from gateway.usecases import mail_queue
 from gateway.usecases.identity import links
 
 
-def request_password_reset(deployment: Deployment, email: str, mailer: Mailer | None = None) -> None:
-    """Mail a reset link; an unknown address gets nothing, and the caller cannot tell."""
+def request_password_reset(deployment: Deployment, email: str) -> None:
+    """Queue a reset link, in the transaction that makes it; an unknown address gets nothing, and the caller cannot tell."""
     address = (email or "").strip().lower()
 
-    def work(connection: Connection) -> links.Letter | None:
+    def work(connection: Connection) -> None:
         found: Row[Any] | None = connection.execute(
             select(participants)
             .join(credentials, credentials.c.participant_id == participants.c.id)
             .where(credentials.c.email == address)
         ).first()
-        return None if found is None else links.issue(connection, deployment, "reset", found, address)
+        if found is not None:
+            links.issue(connection, deployment, "reset", found, address)
 
-    links.send(deployment, mailer, run_in_transaction(deployment.engine, work))
+    run_in_transaction(deployment.engine, work)
+    mail_queue.wake(deployment)
 
 
 def reset_password(deployment: Deployment, token: str, new_password: str) -> None:

@@ -9,11 +9,11 @@ from sqlalchemy import Connection, select, update
 
 from gateway.deployment import Deployment
 from gateway.errors import NotFound
-from gateway.mail import Mailer
 from gateway.rules import check_address, check_language
 from gateway.storage.engine import reading, run_in_transaction
 from gateway.storage.schema import credentials, participants
 from gateway.urls import clean_sites
+from gateway.usecases import mail_queue
 from gateway.usecases.identity import links
 from gateway.usecases.identity.signup import refuse_taken
 from gateway.usecases.participants import person
@@ -65,9 +65,8 @@ def update_profile(
     listed: bool | None = None,
     email: str | None = None,
     auto_submit_sites: list[str] | None = None,
-    mailer: Mailer | None = None,
 ) -> None:
-    """Change what is given; a new address is unverified until its mailed link is opened."""
+    """Change what is given; a new address is unverified until its link, queued in the same transaction, is opened."""
     changes: dict[str, Any] = {}
     if preferred_currency is not None:
         changes["preferred_currency"] = deployment.currencies.get(preferred_currency).code
@@ -79,18 +78,19 @@ def update_profile(
         changes["auto_submit_sites"] = clean_sites(auto_submit_sites)
     address = None if email is None else check_address(email)
 
-    def work(connection: Connection) -> links.Letter | None:
+    def work(connection: Connection) -> None:
         person(connection, participant_id)
         if changes:
             connection.execute(update(participants).where(participants.c.id == participant_id).values(**changes))
         mine = credentials.c.participant_id == participant_id
         current = connection.execute(select(credentials.c.email).where(mine)).first()
         if address is None or current is None or current.email == address:
-            return None
+            return
         refuse_taken(connection, address=address)
         connection.execute(
             update(credentials).where(mine).values(email=address, email_verified_at=None, updated_at=deployment.clock.now())
         )
-        return links.issue(connection, deployment, "verify", person(connection, participant_id), address)
+        links.issue(connection, deployment, "verify", person(connection, participant_id), address)
 
-    links.send(deployment, mailer, run_in_transaction(deployment.engine, work))
+    run_in_transaction(deployment.engine, work)
+    mail_queue.wake(deployment)

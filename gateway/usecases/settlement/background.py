@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from functools import partial
 
 from gateway.core.periods import Period
 from gateway.core.states import PeriodStatus
@@ -21,13 +23,16 @@ from gateway.usecases.settlement.run import settle
 
 log = logging.getLogger("gateway.usecases.settlement")
 SHUTDOWN_WAIT = 30.0  # seconds ``close`` waits for the batch in flight
+Progress = Callable[[str, int, int], None]  # (period id, settled so far by this run, to settle in all by it)
 
 
 class BackgroundSettlement:
     """This process's settlement thread, and why its last run of a period failed, if it did."""
 
-    def __init__(self, deployment: Deployment) -> None:
+    def __init__(self, deployment: Deployment, progress: Progress | None = None) -> None:
+        """``progress`` hears each run's progress as its batches commit, from the thread that committed each (the metrics)."""
         self.deployment = deployment
+        self._progress = progress
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._period: str | None = None  # the period the thread settles: set by start, cleared by the thread as it ends
@@ -68,20 +73,23 @@ class BackgroundSettlement:
 
     def _run(self, period: Period) -> None:
         try:
-            report = settle(self.deployment, period, stop=self._stop)
-        except Exception as error:  # the thread's end: nobody else would see it
-            log.exception("settling %s failed; the next run resumes it", period.id)
-            why = f"{error.code}: {error}" if isinstance(error, GatewayError) else "internal error: see the server's log"
-            with self._lock:
-                self._errors[period.id] = why
-            return
+            try:
+                progress = partial(self._progress, period.id) if self._progress else None
+                report = settle(self.deployment, period, progress, stop=self._stop)
+            except Exception as error:  # the thread's end: nobody else would see it
+                log.exception("settling %s failed; the next run resumes it", period.id)
+                why = f"{error.code}: {error}" if isinstance(error, GatewayError) else "internal error: see the server's log"
+                with self._lock:
+                    self._errors[period.id] = why
+                return
+            # Logged while the run still counts as running: whoever sees it idle finds its last word in the log.
+            if report.status == PeriodStatus.CLOSED:
+                log.info("settled %s", period.id)
+            else:
+                log.warning("settling %s stopped at shutdown; the next run resumes it", period.id)
         finally:
             with self._lock:  # from here, a start begins a new run: this one has nothing left to do
                 self._period = None
-        if report.status == PeriodStatus.CLOSED:
-            log.info("settled %s", period.id)
-        else:
-            log.warning("settling %s stopped at shutdown; the next run resumes it", period.id)
 
     def close(self, timeout: float = SHUTDOWN_WAIT) -> None:
         """Stop once the batch in flight commits, and wait for that up to ``timeout`` seconds.

@@ -25,7 +25,7 @@ from gateway.storage.engine import (
     run_in_transaction,
     single_writer,
 )
-from gateway.storage.schema import flattrs, periods, settlements
+from gateway.storage.schema import periods, settlements
 from gateway.usecases.calendar import current_period
 from gateway.usecases.reports import PeriodReport, period_report
 from gateway.usecases.settlement.batch import (
@@ -35,7 +35,7 @@ from gateway.usecases.settlement.batch import (
     settle_batch,
 )
 from gateway.usecases.settlement.close import charge_demurrage, close, demurrage_due
-from gateway.usecases.settlement.prepare import prepare, still_settling
+from gateway.usecases.settlement.prepare import earliest_unsettled, prepare, refuse_skipping, still_settling
 
 Progress = Callable[[int, int], None]  # (settled so far, to settle in all)
 
@@ -94,7 +94,10 @@ def period_to_settle(deployment: Deployment, period: Period | None = None) -> Pe
     it, since periods settle in order (``prepare``). Once the newest settled
     period is the last that ended, it is the answer again: running
     ``gateway settle`` twice changes nothing. Refuses, before any work, a
-    period that has not ended, and one after a period still settling.
+    period that has not ended, one after a period still settling, and one
+    after a period with something left to settle (``earliest_unsettled``),
+    which settling this one would lose for good; ``prepare`` checks that
+    again in its own transaction.
     """
     now = deployment.clock.now()
     unfinished = _unfinished(deployment.engine, deployment.settings)
@@ -103,22 +106,27 @@ def period_to_settle(deployment: Deployment, period: Period | None = None) -> Pe
         raise PeriodNotEnded(f"the period {period.id} ends on {period.end.isoformat()}; it cannot be settled before")
     if unfinished is not None and unfinished.start < period.start:
         raise still_settling(unfinished.id)
+    with reading(deployment.engine) as connection:
+        refuse_skipping(connection, deployment.settings, period)
     return period
 
 
 def _next_in_order(deployment: Deployment, now: datetime) -> Period:
+    """The one after the newest begun; on a deployment that began none, the oldest ended with something to settle.
+
+    That is the oldest with a flattr or a subscription (``earliest_unsettled``),
+    so that the period picked is never one refused for an earlier one; else the last that ended.
+    """
     settings = deployment.settings
+    this_one = current_period(deployment)
     with reading(deployment.engine) as connection:
         newest = connection.execute(select(periods.c.id).order_by(periods.c.starts_on.desc()).limit(1)).scalar()
-        oldest_flattred = None if newest else connection.execute(select(func.min(flattrs.c.period))).scalar()
-    last_ended = current_period(deployment).previous()
+        oldest = None if newest else earliest_unsettled(connection, settings, this_one)
     if newest is not None:
         settled = parse_period(newest, settings.period)
         following = settled.next()
         return following if following.ends_at <= now else settled
-    if oldest_flattred is not None and parse_period(oldest_flattred, settings.period).ends_at <= now:
-        return parse_period(oldest_flattred, settings.period)
-    return last_ended
+    return oldest[0] if oldest is not None else this_one.previous()
 
 
 def _unfinished(engine: Engine, settings: Settings) -> Period | None:

@@ -177,7 +177,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         print("gateway serve: without [http] redis_url each process counts rate limits on its own", file=sys.stderr)
     host = args.host or settings.http.host
     port = settings.http.port if args.port is None else args.port
-    serve_api(lambda: open_deployment(settings), host, port, processes)
+    serve_api(settings, host, port, processes)
     return 0
 
 

@@ -13,16 +13,18 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from types import FrameType
 
 from aiohttp import web
 
-from gateway.deployment import Deployment
+from gateway.config import Settings
+from gateway.deployment import Deployment, open_deployment
 from gateway.http.app import create_app
 from gateway.http.metrics import exporter_app, process_ended, shared_between_processes
 
 
-def serve(open_deployment: Callable[[], Deployment], host: str, port: int, processes: int = 1) -> None:
+def serve(settings: Settings, host: str, port: int, processes: int = 1) -> None:
     """Serve until interrupted (SIGINT or SIGTERM).
 
     With ``http.metrics_port`` set, every process also answers ``/metrics``
@@ -30,22 +32,17 @@ def serve(open_deployment: Callable[[], Deployment], host: str, port: int, proce
     scrape reads the values of all of them (``gateway.http.metrics``).
     """
     listening = _bind(host, port)
-    first = open_deployment()  # the settings say whether to bind a metrics port, before any fork
-    try:
-        metrics_port = first.settings.http.metrics_port
-        exporter = _bind(host, metrics_port) if metrics_port is not None else None
-    except BaseException:
-        first.close()
-        raise
+    metrics_port = settings.http.metrics_port
+    exporter = _bind(host, metrics_port) if metrics_port is not None else None
     print(f"serving the API on http://{host}:{listening.getsockname()[1]}/api/v1 with {processes} process(es)", flush=True)
     if exporter is not None:
         print(f"serving the metrics on http://{host}:{exporter.getsockname()[1]}/metrics, without a token", flush=True)
+    open_one = partial(open_deployment, settings)  # each process opens its own connections, after the fork
     if processes == 1:
-        _run(lambda: first, listening, exporter)
+        _run(open_one, listening, exporter)
         return
-    first.close()  # each process opens its own connections, after the fork
     with shared_between_processes() as directory:
-        children = [_fork(open_deployment, listening, exporter) for _ in range(processes)]
+        children = [_fork(open_one, listening, exporter) for _ in range(processes)]
         listening.close()
         if exporter is not None:
             exporter.close()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import email
 import hashlib
+import re
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -32,8 +34,10 @@ from gateway.storage.schema import (
     email_tokens,
     mail_queue,
     participants,
+    pending_signups,
     sessions,
 )
+from gateway.usecases.identity import links
 from gateway.usecases.identity.passwords import request_password_reset, reset_password
 from gateway.usecases.identity.principal import SCOPES
 from gateway.usecases.identity.profile import profile, update_profile
@@ -49,6 +53,7 @@ from gateway.usecases.identity.tokens import (
 )
 from gateway.usecases.identity.totp import begin_totp, confirm_totp, disable_totp
 from gateway.usecases.mail_queue import deliver_due, queue_counts
+from gateway.usecases.participants import person
 from tests.http_support import mailed_token as _mailed_token
 from tests.http_support import mails_to
 from tests.support import OCTOBER
@@ -57,7 +62,16 @@ PASSWORD = "correct horse battery"
 
 
 def join(deployment, handle: str = "fan", **options) -> int:
-    return sign_up(deployment, handle, f"{handle}@example.org", PASSWORD, **options)
+    """A person with an account: signed up, and the link mailed to their address opened; their id."""
+    address = f"{handle}@example.org".lower()
+    sign_up(deployment, handle, address, PASSWORD, **options)
+    verify_email(deployment, mailed_token(deployment, Path(deployment.settings.mail.outbox), address))
+    return id_of(deployment, handle.lower())
+
+
+def id_of(deployment, handle: str) -> int:
+    with reading(deployment.engine) as connection:
+        return connection.execute(select(participants.c.id).where(participants.c.handle == handle)).scalar_one()
 
 
 def mails(outbox) -> list[email.message.Message]:
@@ -92,27 +106,35 @@ def code_now(deployment, secret: str) -> str:
 # -- signing up --------------------------------------------------------------------------------
 
 
-def test_sign_up_mails_a_link_that_verifies_the_address(deployment, outbox):
-    fan = join(deployment, preferred_currency="USD", language="fr")
-    me = profile(deployment, fan)
-    assert (me.handle, me.email, me.preferred_currency, me.language, me.role) == ("fan", "fan@example.org", "USD", "fr", "member")
-    assert not me.email_verified and not me.listed and not me.totp_enabled
-    assert mails(outbox) == [] and queue_counts(deployment)["queued"] == 1  # queued with the account, not sent
+def tokens_to(outbox, to: str) -> list[str]:
+    """Every link token mailed to ``to``, oldest first."""
+    return [re.search(r"token=([A-Za-z0-9_\-]+)", m.get_content()).group(1) for m in mails_to(outbox, to)]
+
+
+def test_sign_up_mails_a_link_that_makes_the_account(deployment, outbox):
+    assert sign_up(deployment, "fan", "fan@example.org", PASSWORD, preferred_currency="USD", language="fr") is None
+    assert count(deployment, participants) == count(deployment, credentials) == 0  # nothing is held until the link is opened
+    assert mails(outbox) == [] and queue_counts(deployment)["queued"] == 1  # queued, not sent
     [mail] = sent(deployment, outbox)
     assert mail["To"] == "fan@example.org" and "Confirmez" in mail["Subject"]
     token = mailed_token(deployment, outbox, "fan@example.org")
     assert f"http://127.0.0.1:8080/verify-email?token={token}" in mail.get_payload(decode=True).decode()
-    verify_email(deployment, token)
-    assert profile(deployment, fan).email_verified
+    fan = verify_email(deployment, token)
+    me = profile(deployment, fan)
+    assert (me.handle, me.email, me.preferred_currency, me.language, me.role) == ("fan", "fan@example.org", "USD", "fr", "member")
+    assert me.email_verified and not me.listed and not me.totp_enabled
+    assert log_in(deployment, "fan", PASSWORD).participant_id == fan
     with pytest.raises(ValidationError, match="unknown, used or expired"):
         verify_email(deployment, token)  # single use
 
 
 def test_a_verification_link_expires(deployment, outbox):
-    join(deployment)
+    sign_up(deployment, "fan", "fan@example.org", PASSWORD)
+    token = mailed_token(deployment, outbox, "fan@example.org")
     later(deployment, days=2, seconds=1)
     with pytest.raises(ValidationError):
-        verify_email(deployment, mailed_token(deployment, outbox, "fan@example.org"))
+        verify_email(deployment, token)
+    assert count(deployment, participants) == 0
 
 
 def count(deployment, table) -> int:
@@ -128,7 +150,6 @@ def test_handles_and_addresses_are_taken_once_whatever_their_case(deployment, ou
     assert sign_up(deployment, "other", "Fan@Example.ORG", PASSWORD) is None
     assert profile(deployment, join(deployment, "Mixed")).handle == "mixed"
     assert count(deployment, participants) == 2  # no half-made account was left behind
-    assert mails(outbox) == []  # queued only
     assert [m["To"] for m in sent(deployment, outbox)] == ["fan@example.org", "fan@example.org", "mixed@example.org"]
     verify, attempt = mails_to(outbox, "fan@example.org")
     assert attempt["Subject"] == "Quelqu'un a tenté de s'inscrire avec votre adresse"  # in the owner's language
@@ -148,24 +169,113 @@ def test_the_owner_of_a_taken_address_hears_of_it_once_an_hour(deployment, outbo
     assert len(sent(deployment, outbox)) == 3
 
 
-def test_two_sign_ups_with_one_address_at_once_make_one_account(deployment, outbox):
-    """Whichever commits first gets the account; the other is answered as for a taken address, its owner told."""
-    results: list[int | None] = []
+def test_the_same_sign_up_twice_is_taken_in_alike_for_a_free_and_a_taken_address(deployment, outbox):
+    """No error the second time, for either: a free address's first sign-up holds no handle for the second to find taken."""
+    join(deployment, "owner")
+    for _ in range(2):
+        sign_up(deployment, "fan", "fan@example.org", PASSWORD)  # a free address
+        sign_up(deployment, "intruder", "owner@example.org", PASSWORD)  # a taken one
+    assert count(deployment, participants) == 1
+    # One letter an hour to either address: the second sign-up mails nothing, and the first link still works.
+    assert [m["To"] for m in sent(deployment, outbox)] == ["owner@example.org", "fan@example.org", "owner@example.org"]
+    later(deployment, hours=1)
+    sign_up(deployment, "fan", "fan@example.org", PASSWORD)
+    sign_up(deployment, "intruder", "owner@example.org", PASSWORD)
+    assert len(sent(deployment, outbox)) == 5
+    first, second = tokens_to(outbox, "fan@example.org")
+    fan = verify_email(deployment, first)
+    assert profile(deployment, fan).handle == "fan"
+    with pytest.raises(ValidationError, match="unknown, used or expired"):
+        verify_email(deployment, second)  # the account took every pending sign-up of its address
 
-    def attempt(handle: str) -> None:
-        results.append(sign_up(deployment, handle, "same@example.org", PASSWORD))
 
-    threads = [threading.Thread(target=attempt, args=(handle,)) for handle in ("first", "second")]
+def test_signing_in_before_the_link_is_opened_fails_as_for_an_unknown_login(deployment, outbox):
+    join(deployment, "owner")
+    sign_up(deployment, "fan", "fan@example.org", PASSWORD)  # a free address
+    sign_up(deployment, "intruder", "owner@example.org", PASSWORD)  # a taken one
+    refusals = set()
+    for login in ("fan", "fan@example.org", "intruder", "nobody"):
+        with pytest.raises(InvalidCredentials) as refused:
+            log_in(deployment, login, PASSWORD)
+        refusals.add((type(refused.value), refused.value.message))
+    assert len(refusals) == 1
+    fan = verify_email(deployment, mailed_token(deployment, outbox, "fan@example.org"))
+    assert log_in(deployment, "fan", PASSWORD).participant_id == fan
+
+
+def test_a_pending_sign_up_takes_no_participant_id(deployment, outbox):
+    """Else the id of an attacker's next account would tell whether an address tried in between was free."""
+    first = join(deployment, "first")
+
+    def everyone():
+        with reading(deployment.engine) as connection:
+            return connection.execute(select(participants).order_by(participants.c.id)).all()
+
+    before = everyone()
+    sign_up(deployment, "probe", "free@example.org", PASSWORD)
+    sign_up(deployment, "probe", "first@example.org", PASSWORD)
+    assert everyone() == before
+    assert join(deployment, "second") == first + 1
+
+
+def test_a_handle_taken_before_the_link_is_opened_is_a_conflict_and_nothing_is_written(deployment, outbox):
+    sign_up(deployment, "fan", "late@example.org", PASSWORD)
+    sign_up(deployment, "fan", "early@example.org", PASSWORD)  # accounts hold handles, sign-ups do not
+    late = mailed_token(deployment, outbox, "late@example.org")
+    early = verify_email(deployment, mailed_token(deployment, outbox, "early@example.org"))
+    tables = (participants, credentials, email_tokens, mail_queue)
+    before = [count(deployment, table) for table in tables]
+    for _ in range(2):  # the link is left as it was: opened again, the same answer
+        with pytest.raises(Conflict, match="the handle 'fan' was taken"):
+            verify_email(deployment, late)
+    assert [count(deployment, table) for table in tables] == before
+    assert profile(deployment, early).email == "early@example.org"
+    with pytest.raises(InvalidCredentials):
+        log_in(deployment, "late@example.org", PASSWORD)
+
+
+def test_an_address_taken_before_the_link_is_opened_is_a_conflict(deployment, outbox):
+    fan = join(deployment, "fan")
+    sign_up(deployment, "newcomer", "new@example.org", PASSWORD)
+    pending_link = mailed_token(deployment, outbox, "new@example.org")
+    update_profile(deployment, fan, email="new@example.org")  # free: a sign-up holds no address
+    assert verify_email(deployment, mailed_token(deployment, outbox, "new@example.org")) == fan
+    with pytest.raises(Conflict, match="address"):
+        verify_email(deployment, pending_link)
+    assert count(deployment, participants) == 1 and profile(deployment, fan).email == "new@example.org"
+
+
+def test_two_links_of_one_address_opened_at_once_make_one_account(deployment, outbox):
+    sign_up(deployment, "first", "same@example.org", PASSWORD)
+    later(deployment, hours=1)  # one letter an hour to an address
+    sign_up(deployment, "second", "same@example.org", PASSWORD)
+    deliver_due(deployment)
+    outcomes: list[object] = []
+
+    def attempt(token: str) -> None:
+        try:
+            outcomes.append(verify_email(deployment, token))
+        except (ValidationError, Conflict) as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=attempt, args=(token,)) for token in tokens_to(outbox, "same@example.org")]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(results) == 2 and len([made for made in results if made is not None]) == 1
+    assert len(outcomes) == 2 and len([made for made in outcomes if isinstance(made, int)]) == 1
     assert count(deployment, participants) == 1
-    assert sorted(m["Subject"] for m in sent(deployment, outbox)) == [
-        "Confirm your e-mail address",
-        "Someone tried to sign up with your address",
-    ]
+
+
+def test_the_verification_link_of_an_existing_account_still_works(deployment, outbox):
+    """Accounts made before sign-ups waited for their link (migration 0007) may hold an unverified address and its link."""
+    fan = join(deployment)
+    with deployment.engine.begin() as connection:
+        connection.execute(update(credentials).values(email_verified_at=None))
+        links.issue(connection, deployment, "verify", person(connection, fan), "fan@example.org")
+    assert not profile(deployment, fan).email_verified
+    assert verify_email(deployment, mailed_token(deployment, outbox, "fan@example.org")) == fan
+    assert profile(deployment, fan).email_verified
 
 
 @pytest.mark.parametrize(
@@ -435,32 +545,79 @@ def test_a_code_works_once(deployment):
 # -- profile and freezing ----------------------------------------------------------------------
 
 
-def test_a_profile_changes_and_a_new_address_needs_verifying(deployment, outbox):
+def test_a_profile_changes(deployment, outbox):
     fan = join(deployment)
-    join(deployment, "other")
-    verify_email(deployment, mailed_token(deployment, outbox, "fan@example.org"))
     update_profile(deployment, fan, preferred_currency="JPY", language="fr", listed=True)
     me = profile(deployment, fan)
     assert (me.preferred_currency, me.language, me.listed, me.email_verified) == ("JPY", "fr", True, True)
-    with pytest.raises(Conflict):
-        update_profile(deployment, fan, email="other@example.org")
     for wrong in ({"language": "de"}, {"email": "nope"}):
         with pytest.raises(ValidationError):
             update_profile(deployment, fan, **wrong)
-    update_profile(deployment, fan, email="New@Example.org")
+
+
+def test_a_new_address_is_taken_in_alike_free_or_taken_and_changes_once_its_link_is_opened(deployment, outbox):
+    fan = join(deployment, "fan")
+    join(deployment, "other", language="fr")
+    update_profile(deployment, fan, email="other@example.org")  # taken: no error
+    update_profile(deployment, fan, email="New@Example.org")  # free: no change yet either
     me = profile(deployment, fan)
-    assert (me.email, me.email_verified) == ("new@example.org", False)
+    assert (me.email, me.email_verified) == ("fan@example.org", True)  # the old address stays until the link is opened
+    with pytest.raises(InvalidCredentials):
+        log_in(deployment, "new@example.org", PASSWORD)
+    assert queue_counts(deployment)["queued"] == 2  # queued with the change
+    sent(deployment, outbox)
+    attempt = mails_to(outbox, "other@example.org")[-1]
+    assert attempt["Subject"] == "Quelqu'un a tenté d'utiliser votre adresse pour un autre compte"  # its owner's language
+    assert "token=" not in attempt.get_content()
+    [letter] = mails_to(outbox, "new@example.org")
+    assert letter["Subject"] == "Confirm your new e-mail address" and "verify-email?token=" in letter.get_content()
+    token = mailed_token(deployment, outbox, "new@example.org")
+    assert verify_email(deployment, token) == fan
+    me = profile(deployment, fan)
+    assert (me.email, me.email_verified) == ("new@example.org", True)  # the link reached it: verified
     assert log_in(deployment, "new@example.org", PASSWORD).participant_id == fan
-    assert queue_counts(deployment)["queued"] == 1  # the new address's link, queued with the change
-    verify_email(deployment, mailed_token(deployment, outbox, "new@example.org"))
-    assert profile(deployment, fan).email_verified
-
-
-def test_a_link_to_an_old_address_dies_with_it(deployment, outbox):
-    fan = join(deployment)
-    update_profile(deployment, fan, email="new@example.org")
+    with pytest.raises(InvalidCredentials):
+        log_in(deployment, "fan@example.org", PASSWORD)
     with pytest.raises(ValidationError):
-        verify_email(deployment, mailed_token(deployment, outbox, "fan@example.org"))
+        verify_email(deployment, token)  # once
+
+
+def test_address_changes_mail_an_address_at_most_once_an_hour(deployment, outbox):
+    fan = join(deployment, "fan")
+    join(deployment, "other")
+    for _ in range(3):
+        update_profile(deployment, fan, email="new@example.org")
+        update_profile(deployment, fan, email="other@example.org")
+    sign_up(deployment, "intruder", "other@example.org", PASSWORD)  # the owner's letter: one an hour, whatever the cause
+    sent(deployment, outbox)
+    assert (len(mails_to(outbox, "new@example.org")), len(mails_to(outbox, "other@example.org"))) == (1, 2)
+    later(deployment, hours=1)
+    update_profile(deployment, fan, email="new@example.org")
+    update_profile(deployment, fan, email="other@example.org")
+    sent(deployment, outbox)
+    assert (len(mails_to(outbox, "new@example.org")), len(mails_to(outbox, "other@example.org"))) == (2, 3)
+
+
+def test_links_to_the_old_address_die_when_the_account_moves(deployment, outbox):
+    fan = join(deployment)
+    request_password_reset(deployment, "fan@example.org")
+    reset = mailed_token(deployment, outbox, "fan@example.org")
+    update_profile(deployment, fan, email="new@example.org")
+    assert verify_email(deployment, mailed_token(deployment, outbox, "new@example.org")) == fan
+    with pytest.raises(ValidationError):
+        reset_password(deployment, reset, "a brand new password")
+
+
+def test_a_password_reset_voids_an_address_change_not_yet_confirmed(deployment, outbox):
+    """Whoever needed a reset may have lost a session too, with which a thief asked to move the account to theirs."""
+    fan = join(deployment)
+    update_profile(deployment, fan, email="thief@example.org")
+    change = mailed_token(deployment, outbox, "thief@example.org")
+    request_password_reset(deployment, "fan@example.org")
+    reset_password(deployment, mailed_token(deployment, outbox, "fan@example.org"), "a brand new password")
+    with pytest.raises(ValidationError):
+        verify_email(deployment, change)
+    assert profile(deployment, fan).email == "fan@example.org"
 
 
 def test_a_frozen_account_cannot_sign_in_or_be_used(deployment):
@@ -486,7 +643,9 @@ def test_secrets_are_stored_hashed(deployment, outbox):
     fan = join(deployment)
     grant = log_in(deployment, "fan", PASSWORD)
     token_id, secret = create_access_token(deployment, fan, "t", ["read"])
+    request_password_reset(deployment, "fan@example.org")
     link = mailed_token(deployment, outbox, "fan@example.org")  # sent: the queue erased the mail's body
+    sign_up(deployment, "newcomer", "newcomer@example.org", PASSWORD)  # a pending sign-up keeps a hash too
 
     def sha256(text: str) -> str:
         return hashlib.sha256(text.encode()).hexdigest()
@@ -496,7 +655,8 @@ def test_secrets_are_stored_hashed(deployment, outbox):
     assert row(deployment, sessions, participant_id=fan).token_hash == sha256(grant.token)
     assert row(deployment, access_tokens, id=token_id).token_hash == sha256(secret)
     assert row(deployment, email_tokens, participant_id=fan).token_hash == sha256(link)
+    assert row(deployment, pending_signups, handle="newcomer").password_hash.startswith("$argon2id$")
     with reading(deployment.engine) as connection:
-        for table in (credentials, sessions, access_tokens, email_tokens, mail_queue):
+        for table in (credentials, sessions, access_tokens, email_tokens, mail_queue, pending_signups):
             for values in connection.execute(select(table)).all():  # not even inside a text (a mail's body)
                 assert not [hidden for hidden in (grant.token, secret, link, PASSWORD) for v in values if hidden in str(v)]

@@ -17,7 +17,7 @@ import redis
 from gateway.http.app import create_app
 from gateway.http.keys import LIMITER
 from gateway.http.ratelimit import RULES, MemoryLimiter, RedisLimiter
-from tests.http_support import member, sign_up, top_up
+from tests.http_support import mailed_token, member, sign_up, top_up, wait_for_mail
 from tests.support import REDIS_URL, config
 
 # A moment one second into a window of every rule (all their lengths divide an hour), so that
@@ -76,6 +76,15 @@ def counted(response, rule: str, remaining: int, status: int):
     assert "Retry-After" not in response.headers
 
 
+async def open_account(client, outbox, handle: str) -> None:
+    """Sign up and open the link mailed (the account is made then), without signing in."""
+    address = f"{handle}@example.org"
+    await client.post("/api/v1/accounts", json={"handle": handle, "email": address, "password": PASSWORD})
+    await wait_for_mail(outbox, address)
+    opened = await client.post("/api/v1/email-verification", json={"token": mailed_token(outbox, address)})
+    assert opened.status == 204, await opened.text()
+
+
 async def test_sign_up_log_in_flattr_and_top_up_answer_429_after_their_count(
     deployment_factory, aiohttp_client, make_limiter, outbox
 ):
@@ -100,7 +109,10 @@ async def test_sign_up_log_in_flattr_and_top_up_answer_429_after_their_count(
     assert problem["type"] == "rate_limited" and problem["status"] == 429
     assert not any("zed@example.org" in path.read_text() for path in outbox.glob("*.eml"))  # nobody was made
 
-    # Log in: 10 a minute from one address.
+    # Log in: 10 a minute from one address (once ann opened the link that makes her account).
+    await wait_for_mail(outbox, "ann@example.org")
+    opened = await client.post("/api/v1/email-verification", json={"token": mailed_token(outbox, "ann@example.org")})
+    assert opened.status == 204
     session = await client.post("/api/v1/session", json={"login": "ann", "password": PASSWORD})
     counted(session, "log_in", 9, 201)
     client.session.cookie_jar.clear()
@@ -271,7 +283,7 @@ async def test_wrong_attempts_for_one_login_are_limited_from_every_address(
     deployment = deployment_factory(redis_config())
     clock = Clock()
     client = await aiohttp_client(create_app(deployment, limiter=make_limiter(deployment, clock)))
-    await client.post("/api/v1/accounts", json={"handle": "ann", "email": "ann@example.org", "password": PASSWORD})
+    await open_account(client, outbox, "ann")
     limit = RULES["log_in_failures"].limit
     for attempt in range(limit):
         if attempt % 9 == 0:
@@ -291,7 +303,7 @@ async def test_the_right_password_never_counts_against_its_login(deployment_fact
     deployment = deployment_factory()
     clock = Clock()
     client = await aiohttp_client(create_app(deployment, limiter=MemoryLimiter(clock=clock)))
-    await client.post("/api/v1/accounts", json={"handle": "ann", "email": "ann@example.org", "password": PASSWORD})
+    await open_account(client, outbox, "ann")
     for _ in range(RULES["log_in_failures"].limit + 1):
         clock.now += 60
         assert (await client.post("/api/v1/session", json={"login": "ann", "password": PASSWORD})).status == 201
@@ -300,7 +312,7 @@ async def test_the_right_password_never_counts_against_its_login(deployment_fact
 
 async def test_guesses_sent_all_at_once_are_counted_before_they_are_checked(deployment, aiohttp_client, outbox):
     client = await aiohttp_client(create_app(deployment, limiter=MemoryLimiter(clock=Clock())))
-    await client.post("/api/v1/accounts", json={"handle": "ann", "email": "ann@example.org", "password": PASSWORD})
+    await open_account(client, outbox, "ann")
     limit = RULES["log_in_failures"].limit
     guesses = await asyncio.gather(
         *(

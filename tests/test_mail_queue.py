@@ -11,12 +11,13 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from gateway.mail import OutboxMailer, Outgoing, outbox_name
 from gateway.storage.engine import reading, run_in_transaction
-from gateway.storage.schema import mail_queue
+from gateway.storage.schema import credentials, email_tokens, mail_queue
 from gateway.usecases.identity.passwords import request_password_reset
+from gateway.usecases.identity.profile import update_profile
 from gateway.usecases.identity.signup import sign_up
 from gateway.usecases.mail_queue import (
     FAILED,
@@ -36,6 +37,7 @@ from gateway.usecases.mail_queue import (
     wake,
 )
 from gateway.usecases.mail_worker import MailWorker
+from gateway.usecases.participants import register_participant
 from tests.support import config, impatient_engine, make
 
 PASSWORD = "correct horse battery"
@@ -117,9 +119,27 @@ class Held:
 # -- the queue ---------------------------------------------------------------------------------
 
 
+def account(deployment, handle: str = "fan") -> int:
+    """A person with an address, made without mail (as before sign-ups waited for their link)."""
+    participant = register_participant(deployment, handle)
+    run_in_transaction(
+        deployment.engine,
+        lambda c: c.execute(
+            insert(credentials).values(
+                participant_id=participant,
+                email=f"{handle}@example.org",
+                password_hash="not used here",
+                updated_at=deployment.clock.now(),
+            )
+        ),
+    )
+    return participant
+
+
 def test_mail_is_queued_with_its_cause_and_sent_after_once_named_by_its_id(deployment, outbox):
-    participant = sign_up(deployment, "fan", "fan@example.org", PASSWORD)
-    request_password_reset(deployment, "fan@example.org")
+    account(deployment, "old")
+    sign_up(deployment, "fan", "fan@example.org", PASSWORD)
+    request_password_reset(deployment, "old@example.org")
     assert files(outbox) == []  # nothing was sent during the calls
     verify_id, reset_id = rows(deployment)
     assert deliver_due(deployment) == Delivery(sent=2)
@@ -130,7 +150,6 @@ def test_mail_is_queued_with_its_cause_and_sent_after_once_named_by_its_id(deplo
     sent = rows(deployment)[verify_id]
     assert (sent.status, sent.attempts, sent.body, sent.sent_at, sent.kind) == (SENT, 1, None, deployment.clock.now(), "verify")
     assert deliver_due(deployment) == Delivery()  # sent once
-    assert participant is not None
 
 
 def test_a_rolled_back_cause_queues_nothing(deployment, outbox):
@@ -179,6 +198,52 @@ def test_a_failed_send_is_tried_again_after_1_2_4_minutes_and_given_up_after_the
     blocked.unlink()
     later(deployment, days=1)
     assert deliver_due(deployment) == Delivery() and not blocked.exists()  # given up for good
+
+
+def test_a_reset_mail_that_would_outlive_its_link_is_given_up_not_sent(deployment_factory, tmp_path):
+    """A reset link works for an hour; retries go on for longer: a mail whose next try comes too late is given up."""
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the outbox folder should be")
+    deployment = deployment_factory({**config(), "mail": {"outbox": str(blocked)}})
+    account(deployment)
+    request_password_reset(deployment, "fan@example.org")
+    [mail_id] = rows(deployment)
+    assert rows(deployment)[mail_id].useless_after == deployment.clock.now() + timedelta(hours=1)
+    for wait in (1, 2, 4, 8, 16):  # tries at 0, 1, 3, 7 and 15 minutes
+        assert deliver_due(deployment) == Delivery(retrying=1)
+        later(deployment, minutes=wait)
+    assert deliver_due(deployment) == Delivery(failed=1)  # at 31 minutes: the next, at 63, would bring a dead link
+    row = rows(deployment)[mail_id]
+    assert (row.status, row.attempts, row.body) == (FAILED, 6, None)
+    assert row.last_error.startswith("not sent: its link expires before") and "FileExistsError" in row.last_error
+    blocked.unlink()
+    later(deployment, days=1)
+    assert deliver_due(deployment) == Delivery() and not blocked.exists()
+
+
+def test_a_mail_whose_link_expired_before_any_try_is_given_up_not_sent(deployment, outbox):
+    account(deployment)
+    request_password_reset(deployment, "fan@example.org")
+    [mail_id] = rows(deployment)
+    later(deployment, hours=1)  # no worker ran for the hour
+    assert deliver_due(deployment) == Delivery() and files(outbox) == []
+    row = rows(deployment)[mail_id]
+    assert (row.status, row.attempts, row.body) == (FAILED, 0, None)
+    assert row.last_error.startswith("not sent: its link expires before")
+
+
+def test_every_mail_with_a_link_is_useless_once_its_link_expires(deployment, outbox):
+    fan = account(deployment)
+    sign_up(deployment, "newcomer", "newcomer@example.org", PASSWORD)
+    request_password_reset(deployment, "fan@example.org")
+    update_profile(deployment, fan, email="new@example.org")
+    sign_up(deployment, "intruder", "fan@example.org", PASSWORD)  # the owner's letter carries no link
+    with reading(deployment.engine) as connection:
+        useless = dict(connection.execute(select(mail_queue.c.kind, mail_queue.c.useless_after)).all())
+        links = dict(connection.execute(select(email_tokens.c.purpose, email_tokens.c.expires_at)).all())
+    now = deployment.clock.now()
+    assert links == {"verify": now + timedelta(days=2), "reset": now + timedelta(hours=1), "change": now + timedelta(days=2)}
+    assert useless == {**links, "sign_up_attempt": None}
 
 
 def test_an_smtp_server_that_refuses_is_a_failed_try_and_the_error_names_no_secret(deployment_factory):

@@ -140,16 +140,37 @@ access_tokens = Table(
     Column("revoked_at", Timestamp),
 )
 
+# A sign-up with a free address, waiting for the link mailed to it (``usecases/identity/pending.py``).
+# It holds neither its handle nor its address (no unique constraint: accounts hold them), so that a
+# sign-up tells nobody whether an address has an account. Opening its link makes the account and
+# deletes every pending sign-up of the address; an expired one is deleted by the next sign-up.
+pending_signups = Table(
+    "pending_signups",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("handle", String(HANDLE_MAX), nullable=False),  # lower-cased
+    Column("email", String(320), nullable=False, index=True),  # lower-cased
+    Column("password_hash", String(200), nullable=False),
+    Column("preferred_currency", Code),
+    Column("language", String(8), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False, index=True),  # its link's
+)
+
+# The single-use links mailed to people (``usecases/identity/links.py``): each points at an account
+# (verify its address, reset its password, move it to a new address) or at a pending sign-up.
 email_tokens = Table(
     "email_tokens",
     metadata,
     Column("id", Id, primary_key=True),
-    Column("participant_id", Id, ForeignKey("participants.id"), nullable=False, index=True),
-    Column("purpose", String(16), nullable=False),  # verify | reset
-    Column("email", String(320), nullable=False),
+    Column("participant_id", Id, ForeignKey("participants.id"), index=True),
+    Column("pending_signup_id", Id, ForeignKey("pending_signups.id"), index=True),
+    Column("purpose", String(16), nullable=False),  # verify | reset | change
+    Column("email", String(320), nullable=False),  # where the link was mailed (for a change, the new address)
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("expires_at", Timestamp, nullable=False),
     Column("used_at", Timestamp),
+    CheckConstraint("(participant_id IS NULL) <> (pending_signup_id IS NULL)", name="one_holder"),
 )
 
 # Mail to send, written in the transaction that caused it and sent by a worker after the commit
@@ -171,6 +192,8 @@ mail_queue = Table(
     Column("last_error", String(500)),  # why the last try failed, for the operator
     Column("created_at", Timestamp, nullable=False),
     Column("sent_at", Timestamp),
+    # A mail that carries a link is worth nothing once the link has expired: not sent after this.
+    Column("useless_after", Timestamp),
     CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed')", name="status"),
     Index("ix_mail_queue_status_due_at", "status", "due_at"),
     Index("ix_mail_queue_to_address_kind", "to_address", "kind"),

@@ -22,6 +22,12 @@ A send that fails (an ``OSError``, smtplib's errors included; any other
 error of the mailer too, logged with its traceback) is tried again
 after 1, 2, 4, 8… minutes (``backoff``); after ``MAX_TRIES`` tries the mail is
 marked ``failed`` with the last error, and the person can ask again.
+
+A mail that carries a link (to verify an address, to reset a password) is
+worth nothing once the link has expired, and retries last longer than a
+reset link: such a mail says when it becomes useless (``useless_after``), and
+is given up (``failed``, with ``LINK_EXPIRED`` as its error) rather than sent
+once that time has come, or when its next try would come after it.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ MAX_TRIES = 8  # tries before a mail is given up
 SUBJECT_MAX = 200
 ERROR_MAX = 500
 STOPPED_WHILE_SENDING = "the worker stopped while sending it (its lease ran out)"
+LINK_EXPIRED = "not sent: its link expires before it could be sent; the person can ask for a new one"
 
 
 def backoff(tries: int) -> timedelta:
@@ -55,11 +62,20 @@ def backoff(tries: int) -> timedelta:
     return timedelta(minutes=2 ** (tries - 1))
 
 
-def enqueue(connection: Connection, deployment: Deployment, kind: str, to: str, subject: str, body: str) -> int:
+def enqueue(
+    connection: Connection,
+    deployment: Deployment,
+    kind: str,
+    to: str,
+    subject: str,
+    body: str,
+    useless_after: datetime | None = None,
+) -> int:
     """Queue a mail in the caller's transaction: it exists if, and once, that transaction commits.
 
     The caller calls ``wake`` after its commit, so that this process's worker
-    sends it at once rather than at its next look.
+    sends it at once rather than at its next look. A mail with a link gives
+    the link's expiry as ``useless_after``: it is never sent after it.
     """
     now = deployment.clock.now()
     return insert_row(
@@ -72,6 +88,7 @@ def enqueue(connection: Connection, deployment: Deployment, kind: str, to: str, 
         status=QUEUED,
         due_at=now,
         created_at=now,
+        useless_after=useless_after,
     )
 
 
@@ -121,10 +138,11 @@ def wake(deployment: Deployment) -> None:
 
 @dataclass(frozen=True)
 class Claimed:
-    """A mail this worker holds, and which try of it this is."""
+    """A mail this worker holds, which try of it this is, and when it becomes useless (its link's expiry)."""
 
     mail: Outgoing
     attempt: int
+    useless_after: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +158,8 @@ def claim(deployment: Deployment) -> Claimed | None:
     """The next due mail, claimed for one try (see the module's doc); None when nothing is due.
 
     A row whose lease ran out on its last try is given up here rather than
-    claimed: it may have been sent, and nobody knows.
+    claimed: it may have been sent, and nobody knows. So is a row whose link
+    has expired: sent now, it would only bring a dead link.
     """
 
     def work(connection: Connection) -> Claimed | None:
@@ -155,6 +174,9 @@ def claim(deployment: Deployment) -> Claimed | None:
             ).first()
             if row is None:
                 return None
+            if row.useless_after is not None and row.useless_after <= now:
+                _give_up(connection, row.id, LINK_EXPIRED)
+                continue
             if row.attempts >= MAX_TRIES:
                 _give_up(connection, row.id, row.last_error if row.status == QUEUED else STOPPED_WHILE_SENDING)
                 continue
@@ -164,7 +186,7 @@ def claim(deployment: Deployment) -> Claimed | None:
                 .where(mail_queue.c.id == row.id)
                 .values(status=SENDING, attempts=attempt, claimed_at=now, due_at=now + LEASE)
             )
-            return Claimed(_outgoing(row), attempt)
+            return Claimed(_outgoing(row), attempt, row.useless_after)
 
     return run_in_transaction(deployment.engine, work)
 
@@ -187,23 +209,25 @@ def mark_sent(deployment: Deployment, mail_id: int) -> None:
 
 
 def mark_failed(deployment: Deployment, claimed: Claimed, error: BaseException) -> bool:
-    """Record a failed try: due again after ``backoff``, or given up after ``MAX_TRIES``; True if given up.
+    """Record a failed try: due again after ``backoff``, or given up; True if given up.
 
+    Given up after ``MAX_TRIES``, or when the next try would come once the
+    mail's link has expired (``LINK_EXPIRED``, the try's own error after it).
     Only the try's own claim is changed: a row another worker took since
     (this try outlived its lease) or marked sent is left alone.
     """
     why = describe(deployment, error)
     now = deployment.clock.now()
-    given_up = claimed.attempt >= MAX_TRIES
+    retry_at = now + backoff(claimed.attempt)
+    dead = claimed.useless_after is not None and retry_at >= claimed.useless_after
+    given_up = dead or claimed.attempt >= MAX_TRIES
     mine = and_(mail_queue.c.id == claimed.mail.id, mail_queue.c.status == SENDING, mail_queue.c.attempts == claimed.attempt)
 
     def work(connection: Connection) -> None:
         if given_up:
-            _give_up(connection, claimed.mail.id, why, mine)
+            _give_up(connection, claimed.mail.id, f"{LINK_EXPIRED}; the last try: {why}" if dead else why, mine)
         else:
-            connection.execute(
-                update(mail_queue).where(mine).values(status=QUEUED, due_at=now + backoff(claimed.attempt), last_error=why)
-            )
+            connection.execute(update(mail_queue).where(mine).values(status=QUEUED, due_at=retry_at, last_error=why))
 
     run_in_transaction(deployment.engine, work)
     return given_up

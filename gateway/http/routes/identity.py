@@ -38,10 +38,13 @@ class SignUpAccepted(BaseModel):
     """A sign-up taken in: what comes next comes by mail, to the address given.
 
     The answer is the same whether the address was free or has an account
-    already, so that nobody learns whose address it is. A free address gets
-    its account and a link that verifies it; for a taken one no account is
-    made, and its owner is told by mail that someone tried. Sign in once the
-    address is verified; ``GET /me`` then has the profile.
+    already, so that nobody learns whose address it is, and so is posting
+    the same sign-up again. A free address gets a link (at most one an hour)
+    that makes the account when it is opened (``POST /email-verification``);
+    until then there is no account: the handle and the address are held by
+    nobody, and signing in fails as for an unknown login. For a taken address
+    no account is made, and its owner is told by mail that someone tried.
+    Sign in once the link is opened; ``GET /me`` then has the profile.
     """
 
     status: Literal["check_your_mail"] = "check_your_mail"
@@ -68,7 +71,11 @@ class ProfileChanges(Model):
     preferred_currency: StrictStr | None = Currency
     language: StrictStr | None = Field(default=None, pattern=Language)
     listed: StrictBool | None = None
-    email: StrictStr | None = Field(default=None, max_length=EMAIL_MAX)
+    email: StrictStr | None = Field(
+        default=None,
+        max_length=EMAIL_MAX,
+        description="a new address: mailed a link, and mine once the link is opened; the answer shows the current one",
+    )
     auto_submit_sites: list[StrictStr] | None = Field(
         default=None,
         max_length=10,
@@ -145,8 +152,8 @@ def token_out(item: tokens.AccessToken) -> AccessTokenOut:
 @router.route(
     "POST",
     "/accounts",
-    "Sign up: 202 and the same body whether or not the address has an account (the next step comes by mail); "
-    "a taken handle is a 409",
+    "Sign up: 202 and the same body whether or not the address has an account (the next step comes by mail: "
+    "the account is made when its link is opened); a handle that an account holds is a 409",
     TAG,
     access="public",
     body=SignUp,
@@ -233,8 +240,19 @@ async def me(call: Call) -> ProfileOut:
     return profile_out(await call.run(profile.profile, call.deployment, call.me))
 
 
-@router.route("PATCH", "/me", "Change my profile", TAG, scope="account", body=ProfileChanges, response=ProfileOut)
+@router.route(
+    "PATCH",
+    "/me",
+    "Change my profile. A new email is not mine at once: a link is mailed to it, and the account moves to it when the "
+    "link is opened (POST /email-verification); until then the answer shows the old address, the same whether or not "
+    "the address has an account",
+    TAG,
+    scope="account",
+    body=ProfileChanges,
+    response=ProfileOut,
+)
 async def change_me(call: Call) -> ProfileOut:
+    """200 and my profile, with my current address: a new one answers alike whether another account holds it."""
     changes = call.body.model_dump(exclude_unset=True)
     if "email" in changes and call.caller.via != "session":
         # The address is where password resets go: a leaked token must not be able to redirect them.
@@ -243,8 +261,17 @@ async def change_me(call: Call) -> ProfileOut:
     return profile_out(await call.run(profile.profile, call.deployment, call.me))
 
 
-@router.route("POST", "/email-verification", "Verify an e-mail address with the token mailed", TAG, access="public", body=TokenIn)
+@router.route(
+    "POST",
+    "/email-verification",
+    "Open a link mailed to confirm an address: a sign-up's makes its account, a new address's moves the account to it; "
+    "409 if an account took its handle or address meanwhile",
+    TAG,
+    access="public",
+    body=TokenIn,
+)
 async def verify_email(call: Call) -> None:
+    """204 once done; only the address's owner holds the token, so a 409 here tells nobody else anything."""
     await call.run(signup.verify_email, call.deployment, call.body.token)
 
 

@@ -13,7 +13,6 @@ from gateway.storage.engine import run_in_transaction
 from gateway.storage.schema import (
     access_tokens,
     credentials,
-    email_tokens,
     participants,
     sessions,
 )
@@ -32,19 +31,19 @@ def request_password_reset(deployment: Deployment, email: str) -> None:
             .where(credentials.c.email == address)
         ).first()
         if found is not None:
-            links.issue(connection, deployment, "reset", found, address)
+            links.issue(connection, deployment, links.RESET, found, address)
 
     run_in_transaction(deployment.engine, work)
     mail_queue.wake(deployment)
 
 
 def reset_password(deployment: Deployment, token: str, new_password: str) -> None:
-    """Set a new password with a mailed link; every session of the account ends, and every token."""
+    """Set a new password with a mailed link; the account's sessions, tokens, other reset links and address moves end."""
     check_password(new_password)
     password_hash = hash_password(new_password)
 
     def work(connection: Connection) -> None:
-        owner = links.consume(connection, deployment, token, "reset").participant_id
+        owner = links.consume(connection, deployment, token, links.RESET).participant_id
         now = deployment.clock.now()
         mine = credentials.c.participant_id == owner
         connection.execute(update(credentials).where(mine).values(password_hash=password_hash, updated_at=now))
@@ -52,11 +51,8 @@ def reset_password(deployment: Deployment, token: str, new_password: str) -> Non
         connection.execute(
             update(credentials).where(mine, credentials.c.email_verified_at.is_(None)).values(email_verified_at=now)
         )
-        connection.execute(
-            update(email_tokens)
-            .where(email_tokens.c.participant_id == owner, email_tokens.c.purpose == "reset", email_tokens.c.used_at.is_(None))
-            .values(used_at=now)
-        )
+        # The other reset links, and any move to a new address not yet confirmed: a thief may have asked for it.
+        links.void(connection, deployment, owner, links.RESET, links.CHANGE)
         connection.execute(delete(sessions).where(sessions.c.participant_id == owner))
         # Whoever needed a reset may have lost a token too: every one stops working with the old password.
         connection.execute(

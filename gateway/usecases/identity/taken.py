@@ -1,0 +1,78 @@
+"""Handles and addresses that accounts hold: who holds one, and the letter to an address's owner.
+
+Handles are public, so a taken one is a plain error. Whether an address has
+an account is nobody's business but its owner's: a sign-up or an address
+change that names a taken address is answered as for a free one, and the
+owner gets a letter saying that someone tried, at most one an hour
+(``ATTEMPT_QUIET``) whatever the cause, so that a stranger cannot flood their
+mailbox. Only accounts hold handles and addresses, never pending sign-ups.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select
+
+from gateway.deployment import Deployment
+from gateway.storage.schema import credentials, participants
+from gateway.usecases import mail_queue
+
+SIGN_UP, CHANGE = "sign_up", "change"  # what someone tried to do with a taken address
+ATTEMPT = "sign_up_attempt"  # the kind of the owner's letter, whatever the cause: one count for its hourly limit
+ATTEMPT_QUIET = timedelta(hours=1)  # one such letter an hour at most: a stranger cannot flood the owner's mailbox
+ATTEMPT_LETTERS = {
+    (SIGN_UP, "en"): (
+        "Someone tried to sign up with your address",
+        "Hello {handle},\n\nsomeone tried to sign up on {platform} with this e-mail address, which already "
+        "belongs to your account. No new account was made.\n\nIf it was you, sign in at {site} instead (if you "
+        "forgot your password, ask there for a new one). If it was not you, ignore this mail: your account "
+        "stays as it is.\n",
+    ),
+    (SIGN_UP, "fr"): (
+        "Quelqu'un a tenté de s'inscrire avec votre adresse",
+        "Bonjour {handle},\n\nquelqu'un a tenté de s'inscrire sur {platform} avec cette adresse e-mail, qui "
+        "appartient déjà à votre compte. Aucun nouveau compte n'a été créé.\n\nSi c'était vous, connectez-vous "
+        "plutôt sur {site} (si vous avez oublié votre mot de passe, demandez-y-en un nouveau). Si ce n'était pas "
+        "vous, ignorez ce message : votre compte ne change pas.\n",
+    ),
+    (CHANGE, "en"): (
+        "Someone tried to use your address for another account",
+        "Hello {handle},\n\nsomeone signed in on {platform} asked to use this e-mail address, which already "
+        "belongs to your account, for another account. Nothing was changed.\n\nIf it was you, this address "
+        "already has an account: sign in at {site} with it. If it was not you, ignore this mail: your account "
+        "stays as it is.\n",
+    ),
+    (CHANGE, "fr"): (
+        "Quelqu'un a tenté d'utiliser votre adresse pour un autre compte",
+        "Bonjour {handle},\n\nquelqu'un connecté sur {platform} a demandé à utiliser cette adresse e-mail, qui "
+        "appartient déjà à votre compte, pour un autre compte. Rien n'a changé.\n\nSi c'était vous, cette adresse "
+        "a déjà un compte : connectez-vous avec elle sur {site}. Si ce n'était pas vous, ignorez ce message : "
+        "votre compte ne change pas.\n",
+    ),
+}
+
+
+def handle_taken(connection: Connection, handle: str) -> bool:
+    """Whether an account holds ``handle`` (lower-cased), in any case."""
+    return connection.execute(select(participants.c.id).where(func.lower(participants.c.handle) == handle)).first() is not None
+
+
+def owner_of(connection: Connection, address: str) -> Row[Any] | None:
+    """The participant whose account holds ``address`` (lower-cased), if any."""
+    return connection.execute(
+        select(participants)
+        .join(credentials, credentials.c.participant_id == participants.c.id)
+        .where(credentials.c.email == address)
+    ).first()
+
+
+def tell_owner(connection: Connection, deployment: Deployment, owner: Row[Any], address: str, cause: str) -> None:
+    """Queue the owner's letter about ``cause``, in their language, unless one went out within ``ATTEMPT_QUIET``."""
+    if mail_queue.queued_since(connection, ATTEMPT, address, deployment.clock.now() - ATTEMPT_QUIET):
+        return
+    subject, text = ATTEMPT_LETTERS.get((cause, owner.language)) or ATTEMPT_LETTERS[cause, "en"]
+    site = deployment.settings.http.base_url.rstrip("/")
+    body = text.format(handle=owner.handle, platform=deployment.settings.name, site=site)
+    mail_queue.enqueue(connection, deployment, ATTEMPT, address, subject, body)

@@ -3,29 +3,36 @@
 Each test here failed before its fix (issue 9: deep JSON, NUL and control
 characters, lone surrogates, a non-UTF-8 Authorization header, digits of
 other scripts, idempotency by bytes, a hidden thing that betrayed itself,
-a document that allowed what the server refused, security headers), on
-SQLite and PostgreSQL.
+a document that allowed what the server refused, security headers; an
+Authorization header too long for aiohttp's parser, which it logged and
+echoed), on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import signal
+import socket
 import uuid
 from urllib.parse import quote
 
 import pytest
+from aiohttp import web
 from sqlalchemy import text
 
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
+from gateway.http.runner import GatewayRunner
 from gateway.storage.migrate import head_revision
 from tests.http_support import member
-from tests.support import config
+from tests.support import config, sqlite_copy
 from tests.test_cli import gateway
 from tests.test_http_catalog import problem
 from tests.test_http_journeys import money, post
+from tests.test_mail_crash import Server, deployment_file
 
 THINGS = "/api/v1/things"
 
@@ -127,6 +134,117 @@ async def test_an_authorization_header_that_is_no_utf8_is_a_401(client):
         client, b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer fgw_\xff\xfe\x80abc\r\n"
     )
     assert status == 401 and json.loads(body)["type"] == "invalid_credentials"
+
+
+# -- 5. what aiohttp's parser refuses, before any middleware: a header too long, and the like ----------
+#
+# aiohttp refused an Authorization header over 8,190 bytes itself: it logged the first hundred bytes of the
+# line (the token) with a traceback, and answered them back in text/plain. ``gateway.http.runner`` answers.
+
+SECRET = b"fgw_DefectFiveSecretToken"  # what must show nowhere: not in the answer, not in the log
+
+
+def exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` on a socket of its own and read the answer to its end (the server closes the connection)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        try:
+            connection.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):  # refused before it had read it all: its answer is there
+            pass
+        answer = b""
+        while True:
+            try:
+                chunk = connection.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def refused(answer: bytes) -> dict:
+    """The problem+json of a 400 that aiohttp's parser caused, with our headers."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines)}
+    assert status_line.split()[1] == "400", answer[:300]
+    assert headers["content-type"].startswith("application/problem+json"), headers
+    assert headers["server"] == "flattr-gateway" and headers["x-content-type-options"] == "nosniff"
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
+    problem_ = json.loads(body)
+    assert problem_["type"] == "bad_request" and problem_["status"] == 400, problem_
+    return problem_
+
+
+@pytest.mark.slow
+def test_an_authorization_header_too_long_for_the_parser_is_a_problem_and_shows_nowhere(tmp_path, sqlite_template):
+    url = sqlite_copy(sqlite_template, tmp_path / "gateway.sqlite3")
+    server = Server(tmp_path, deployment_file(tmp_path / "deploy.toml", url, {"outbox": str(tmp_path / "outbox")}), "serve")
+    try:
+        for size in (9_000, 70_000):
+            token = SECRET + b"x" * (size - len(SECRET))
+            answer = exchange(server.port, b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + b"\r\n\r\n")
+            assert "longer than this server reads" in refused(answer)["detail"]
+            assert SECRET not in answer and b"fgw_" not in answer
+        assert server.ready()  # still serving
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=60) == 0, server.errors()
+    finally:
+        server.close()
+    log = server.errors()
+    assert "HTTP parser could not read (LineTooLong)" in log, log
+    assert SECRET.decode() not in log and "fgw_" not in log and "Traceback" not in log, log
+
+
+PARSER_REFUSES = {
+    "a request line too long": b"GET /api/v1/things?q=" + SECRET + b"y" * 40_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "too many headers": b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+    + b"".join(b"X-%d: %s\r\n" % (n, SECRET) for n in range(200))
+    + b"\r\n",
+    "a bad request line": b"GET /?" + SECRET + b" HTTP/1.1 and more\r\nHost: x\r\n\r\n",
+    "a bad method": b"G\x01T /" + SECRET + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "a bad header name": b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Name " + SECRET + b": 1\r\n\r\n",
+    "a control character in a header": b"GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \x01" + SECRET + b"\r\n\r\n",
+    "bad chunking": b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\nzz" + SECRET + b"\r\n{}\r\n0\r\n\r\n",
+    "a bad content length": b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Length: 2" + SECRET + b"\r\n\r\n{}",
+}
+
+
+@pytest.fixture
+async def served(deployment):
+    """The app on ``GatewayRunner`` (as ``gateway serve`` runs it), on a port of 127.0.0.1; the port."""
+    runner = GatewayRunner(create_app(deployment, limiter=MemoryLimiter()))
+    await runner.setup()
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(16)
+    try:
+        await web.SockSite(runner, listening).start()
+        yield listening.getsockname()[1]
+    finally:
+        await runner.cleanup()
+        listening.close()
+
+
+@pytest.mark.parametrize("what", list(PARSER_REFUSES))
+async def test_what_the_parser_refuses_is_a_problem_and_shows_nowhere(served, what, caplog):
+    caplog.set_level(logging.DEBUG)
+    answer = await asyncio.to_thread(exchange, served, PARSER_REFUSES[what])
+    refused(answer)
+    assert SECRET not in answer
+    assert "HTTP parser could not read" in caplog.text
+    assert SECRET.decode() not in caplog.text and "Traceback" not in caplog.text, caplog.text
+
+
+async def test_a_body_that_does_not_decode_is_a_bad_request_and_shows_nowhere(served, caplog):
+    caplog.set_level(logging.DEBUG)
+    head = b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+    answer = await asyncio.to_thread(exchange, served, head + b"Content-Length: %d\r\n\r\n%s" % (len(SECRET), SECRET))
+    assert answer.startswith(b"HTTP/1.1 400 ") and json.loads(answer.partition(b"\r\n\r\n")[2])["type"] == "bad_request"
+    assert SECRET not in answer
+    assert SECRET.decode() not in caplog.text and "Traceback" not in caplog.text, caplog.text
 
 
 # -- 6. digits of other scripts are no digits ---------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from gateway.usecases.mail_queue import deliver_due, queue_counts
 from gateway.usecases.operator import CHECKS, verify_ledger
 from gateway.usecases.reports import PeriodReport, period_report
 from gateway.usecases.settlement import settle as run_settle
+
+log = logging.getLogger("gateway.cli")
 
 
 def _deployment(settings: Settings, migrate: bool = False) -> Deployment:
@@ -174,7 +177,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     _deployment(settings).close()  # the schema is current: check it once, before any process starts
     processes = args.processes or 1
     if processes > 1 and not settings.http.redis_url:
-        print("gateway serve: without [http] redis_url each process counts rate limits on its own", file=sys.stderr)
+        log.warning("without [http] redis_url each process counts rate limits on its own")
     host = args.host or settings.http.host
     port = settings.http.port if args.port is None else args.port
     serve_api(settings, host, port, processes)

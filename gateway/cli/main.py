@@ -7,10 +7,12 @@ that is wrong, 1 for anything the gateway refuses (the line names its code).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from gateway import logs
 from gateway.cli import commands
 from gateway.config import load_settings
 from gateway.errors import GatewayError
@@ -84,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # What a command logs goes to stderr as JSON lines: for ``serve`` each request too, for the others only what
+    # goes wrong, so that their one-line errors and quiet successes stay as they are.
+    logs.configure(logging.INFO if args.command == "serve" else logging.WARNING)
     try:
         settings = load_settings(args.config, **({"database_url": args.database_url} if args.database_url else {}))
         return args.run(settings, args) or 0

@@ -199,7 +199,10 @@ async def _read_body(request: web.Request) -> bytes:
         raise UnsupportedMediaType("send the body as application/json")
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise BadRequest(f"the body is over {MAX_BODY} bytes")
-    return await request.content.read(MAX_BODY + 1)
+    try:
+        return await request.content.read(MAX_BODY + 1)
+    except web.RequestPayloadError:  # broken chunks or content encoding; its message may quote the body: not passed on
+        raise BadRequest("the body could not be read: its chunks or its content encoding are broken") from None
 
 
 def _json_of(raw: bytes) -> Any:

@@ -16,6 +16,7 @@ from gateway import __version__
 from gateway.deployment import Deployment
 from gateway.errors import CsrfFailed, GatewayError, InvalidCredentials
 from gateway.http import docs, mailing, openapi
+from gateway.http.access import request_ids, route_of
 from gateway.http.api import Api
 from gateway.http.batching import Batches
 from gateway.http.keys import (
@@ -64,7 +65,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, route_of(request))  # the template: a path may hold anything
         return problem(500, "internal_error", "something went wrong on our side; nothing was changed twice")
 
 
@@ -93,6 +94,13 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 SERVER = "flattr-gateway"  # the Server header: no name of a library or its version to look up flaws for
+# On every answer unless a route says otherwise; on aiohttp's own answers too (``gateway.http.runner``).
+ALWAYS_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
 HSTS = "max-age=63072000; includeSubDomains"  # two years: browsers then refuse plain HTTP to this host
 # The docs page: its own inline style, links, nothing else; and no other site may frame it.
 DOCS_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -103,10 +111,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     """On every answer, problems included (this middleware is the outermost)."""
     response = await handler(request)
     response.headers["Server"] = SERVER
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    for name, value in ALWAYS_HEADERS.items():
+        response.headers.setdefault(name, value)
     if request.app[DEPLOYMENT].settings.http.secure_cookies:  # served as https
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
@@ -139,13 +145,13 @@ def _database_threads(deployment: Deployment) -> int:
 
 
 def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Application:
-    # The metrics outermost, to count every answer as sent; then security headers, so problems get them too;
-    # problems turns what identify raises into problem+json.
+    # The request id outermost, so that everything after logs under it; the metrics next, to count every answer
+    # as sent; then security headers, so problems get them too; problems turns what identify raises into problem+json.
     app = web.Application(
-        middlewares=[metrics().measure(), security_headers, problems, identify],
+        middlewares=[request_ids, metrics().measure(), security_headers, problems, identify],
         client_max_size=256 * 1024,
         # Room for the longest query the API takes (a 2,000-character URL, each character up to 12 bytes
-        # percent-encoded); aiohttp answers a longer line itself, in plain text, before any middleware.
+        # percent-encoded); aiohttp refuses a longer line itself, before any middleware (``gateway.http.runner`` answers).
         handler_args={"max_line_size": 32 * 1024},
     )
     app[DEPLOYMENT] = deployment

@@ -10,6 +10,7 @@ busy one in batches as large as the calls that queued meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -60,7 +61,8 @@ class Batcher(Generic[Item, Result]):
         return await future
 
     def _start_worker(self) -> None:
-        worker = asyncio.create_task(self._drain())
+        # A context of its own, not the first caller's: a batch serves many requests, so its logs name none of them.
+        worker = asyncio.create_task(self._drain(), context=contextvars.Context())
         self._workers.add(worker)
         worker.add_done_callback(self._worker_done)
 

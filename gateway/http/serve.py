@@ -8,20 +8,25 @@ own database connections after the fork, never sharing the parent's.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from types import FrameType
 
 from aiohttp import web
 
+from gateway import logs
 from gateway.config import Settings
 from gateway.deployment import Deployment, open_deployment
 from gateway.http.app import create_app
 from gateway.http.metrics import exporter_app, process_ended, shared_between_processes
+from gateway.http.runner import GatewayRunner
+
+log = logging.getLogger("gateway.http")
 
 
 def serve(settings: Settings, host: str, port: int, processes: int = 1) -> None:
@@ -62,7 +67,7 @@ def with_metrics_port(app: web.Application, exporter: socket.socket) -> None:
     """While ``app`` runs, answer ``/metrics`` to anyone on ``exporter`` (``http.metrics_port``), in the same event loop."""
 
     async def exporting(app: web.Application) -> AsyncIterator[None]:
-        runner = web.AppRunner(exporter_app(), access_log=None)
+        runner = GatewayRunner(exporter_app())
         await runner.setup()
         await web.SockSite(runner, exporter).start()
         yield
@@ -77,9 +82,24 @@ def _run(open_deployment: Callable[[], Deployment], listening: socket.socket, ex
         app = create_app(deployment)
         if exporter is not None:
             with_metrics_port(app, exporter)
-        web.run_app(app, sock=listening, print=None, access_log=None)
+        asyncio.run(_serve(app, listening))
     finally:
         deployment.close()
+
+
+async def _serve(app: web.Application, listening: socket.socket) -> None:
+    """Serve ``app`` on ``listening`` until SIGINT or SIGTERM, then stop gracefully (as ``web.run_app`` did, on our runner)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = GatewayRunner(app)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, listening).start()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def _fork(open_deployment: Callable[[], Deployment], listening: socket.socket, exporter: socket.socket | None) -> int:
@@ -88,9 +108,10 @@ def _fork(open_deployment: Callable[[], Deployment], listening: socket.socket, e
         return pid
     code = 0
     try:
+        logs.configure(logging.getLogger().level)  # as the parent is, with handlers of its own rather than copies
         _run(open_deployment, listening, exporter)
-    except BaseException as error:  # a child must never return into the parent's code
-        print(f"gateway serve: a worker stopped: {error}", file=sys.stderr, flush=True)
+    except BaseException:  # a child must never return into the parent's code
+        log.exception("a worker stopped")
         code = 1
     finally:
         os._exit(code)

@@ -44,7 +44,12 @@ def address(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; a URL that is no database's, or whose driver is missing, is a ``ConfigError``."""
+    """An engine for ``url``; a URL that is no database's, or whose driver is missing, is a ``ConfigError``.
+
+    Its errors name the SQL but not the values bound to it: those may be a
+    mail's text with its link's secret, and an error may reach the log.
+    """
+    kwargs.setdefault("hide_parameters", True)
     try:
         return _create_engine(normalize_url(url), **kwargs)
     except NoSuchModuleError:

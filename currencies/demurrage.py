@@ -3,6 +3,13 @@
 Examples: Woergl (1932) charged 1% a month (``rate = "0.01"``,
 ``every_months = 1``); the Chiemgauer charges 2% a quarter (``rate = "0.02"``,
 ``every_months = 3``). The fee goes to the community fund named by ``fund``.
+
+Demurrage money has an outside world, though it is community money: it is
+issued against national money and redeemed into it (Woergl's certificates
+were bought with schillings, the Chiemgauer is bought with euros at par and
+exchanged back at 95%), so a rail brings it in and takes it out; and a fee on
+what is held presumes issued money, which only positive balances are, not a
+credit that members create among themselves.
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ class CurrencyKind(Protocol):
 
     ``build`` receives the code and the kind's own options from the deployment
     file (common keys such as ``minimum_budget`` are removed first) and raises
-    ``ConfigError`` naming the option that is wrong.
+    ``ConfigError`` naming the option that is wrong. The unit says whether the
+    currency has an outside world (``CurrencyUnit.outside_world``, true unless
+    the kind says otherwise): whether a rail brings it in and takes it out.
     """
 
     name: ClassVar[str]

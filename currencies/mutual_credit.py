@@ -2,7 +2,10 @@
 
 Nobody issues this money but the members themselves, so there is no outside
 account: every unit held by one account is owed by another, and the balances
-of the currency sum to zero like every currency of the ledger.
+of the currency sum to zero like every currency of the ledger. Nor is there an
+outside world (``outside_world=False``): no rail tops it up or pays it out, so
+a creator's shares go to their wallet, to be given again, and members pay each
+other directly, as in any LETS.
 """
 
 from __future__ import annotations
@@ -21,4 +24,4 @@ class MutualCreditKind:
         reject_unknown(code, options, {"credit_limit", "decimals", "name"})
         minor_per_major = decimals_option(code, options)
         floor = credit_floor(code, options, minor_per_major)
-        return community_unit(self.name, code, options, minor_per_major, code, wallet_floor=floor)
+        return community_unit(self.name, code, options, minor_per_major, code, wallet_floor=floor, outside_world=False)

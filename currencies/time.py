@@ -3,6 +3,8 @@
 A minute is 1/60 of an hour, which no decimal writes exactly, so the ledger
 keeps whole minutes and amounts are written ``H:MM`` (``1:30`` is ninety
 minutes). Time banks usually let members owe time: ``credit_limit`` in hours.
+An hour is only ever given by a member, so, like mutual credit, time has no
+outside world (``outside_world=False``).
 """
 
 from __future__ import annotations
@@ -44,4 +46,6 @@ class TimeKind:
     def build(self, code: str, options: Mapping[str, Any]) -> CurrencyUnit:
         reject_unknown(code, options, {"credit_limit", "name"})
         floor = credit_floor(code, options, MINUTES_PER_HOUR)
-        return community_unit(self.name, code, options, MINUTES_PER_HOUR, "hours", TimeUnit, wallet_floor=floor)
+        return community_unit(
+            self.name, code, options, MINUTES_PER_HOUR, "hours", TimeUnit, wallet_floor=floor, outside_world=False
+        )

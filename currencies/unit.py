@@ -55,6 +55,10 @@ class CurrencyUnit:
     minor_per_major: int
     wallet_floor: int = 0  # lowest balance a wallet may reach, in minor units
     demurrage: Demurrage | None = None
+    # Whether a rail brings the money in from the world outside and takes it out again. Without one (mutual
+    # credit, time) the members make the money among themselves: no top-up, no withdrawal, so a creator is
+    # paid into their wallet, and members may pay each other directly (see ``gateway.core.accounts.paid_into``).
+    outside_world: bool = True
     options: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -82,6 +82,18 @@ class RailNotEnabled(ValidationError):
     code = "rail_not_enabled"
 
 
+class NoOutsideWorld(CurrencyNotEnabled):
+    """A top-up in a currency with no outside world: no rail brings mutual credit or time in; members make it by giving."""
+
+    code = "no_outside_world"
+
+
+class HasOutsideWorld(ValidationError):
+    """A direct payment between members in money that a rail brings in from outside: it goes by flattrs."""
+
+    code = "has_outside_world"
+
+
 class IdempotencyKeyReused(ValidationError):
     """The same idempotency key came back with different content."""
 

@@ -30,6 +30,7 @@ EMAIL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"  # n
 EMAIL_MAX = 254
 TOKEN_NAME_MAX = 100
 IDEMPOTENCY_KEY_MAX = 200
+MEMO_MAX = 200  # what a payment between members says it is for
 
 MULTILINE = frozenset({"description"})  # the fields whose text may hold line breaks and tabs
 MAX_DEPTH = 32  # how deep a request's JSON may nest: far beyond any of the API's bodies
@@ -101,6 +102,17 @@ def check_tags(tags: Iterable[str]) -> list[str]:
     if len(cleaned) > TAGS_MAX or any(len(tag) > TAG_MAX for tag in cleaned):
         raise ValidationError(f"at most {TAGS_MAX} tags of at most {TAG_MAX} characters", field="tags")
     return cleaned
+
+
+def check_memo(memo: str | None) -> str | None:
+    """A payment's memo as stored: trimmed, one line of at most ``MEMO_MAX`` characters; None (or blank) for none."""
+    text = (memo or "").strip()
+    if len(text) > MEMO_MAX:
+        raise ValidationError(f"a memo is at most {MEMO_MAX} characters", field="memo")
+    problem = text_problem(text, "memo")
+    if problem is not None:
+        raise ValidationError(f"memo: {problem}", field="memo")
+    return text or None
 
 
 def check_idempotency_key(key: str) -> str:

@@ -85,7 +85,7 @@ def test_a_pending_top_up_completes_through_its_webhook(deployment):
         ("-1", "EUR", "sandbox", ValidationError),
         ("1.005", "EUR", "sandbox", ValidationError),
         ("5", "CHF", "sandbox", CurrencyNotEnabled),
-        ("5", "LETS", "sandbox", CurrencyNotEnabled),  # enabled, but not on this rail
+        ("5", "LETS", "sandbox", CurrencyNotEnabled),  # enabled, but with no outside world (NoOutsideWorld)
         ("5", "EUR", "paypal", RailNotEnabled),
     ],
 )

@@ -6,8 +6,9 @@ Purposes and their floors:
 purpose   what it holds                                      floor
 ========  =================================================  =============
 wallet    a funder's money, waiting for the period's end      the currency's
-                                                              wallet floor
-earnings  a creator's income, waiting to be withdrawn         0
+          (without an outside world, a creator's income too)  wallet floor
+earnings  a creator's income, waiting to be withdrawn or      0
+          moved to their wallet
 payout    a withdrawal in flight (reserved, not yet paid)     0
 fee       the platform's fees                                 0
 fund      a community fund (demurrage, unspent budgets)       0
@@ -18,7 +19,7 @@ exchange  the other side of every currency conversion         none
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -50,6 +51,16 @@ UNBOUNDED = frozenset({Purpose.OUTSIDE, Purpose.EXCHANGE})
 def rail_participant(rail: str) -> str:
     """The handle of the system participant that owns a rail's outside accounts."""
     return f"rail:{rail}"
+
+
+def paid_into(unit: CurrencyUnit) -> Purpose:
+    """Where a creator's shares of a settled budget go: earnings, to withdraw through a rail.
+
+    A currency with no outside world has no rail to withdraw through: shares go
+    straight to the creator's wallet, so a member has one balance to give from
+    (as in any LETS), instead of credit that could never be used.
+    """
+    return Purpose.EARNINGS if unit.outside_world else Purpose.WALLET
 
 
 def floor_for(purpose: str, unit: CurrencyUnit) -> int | None:
@@ -86,6 +97,22 @@ def accounts_of(connection: Connection, owner_ids: Iterable[int], purpose: str, 
         rows = [{"owner_id": owner, "purpose": purpose, "currency": unit.code, "floor": floor} for owner in missing]
         insert_ignore(connection, accounts, rows, ["owner_id", "purpose", "currency"])
         found.update(_find(connection, missing, purpose, unit.code))
+    return found
+
+
+def locked_balances(connection: Connection, held: Sequence[Account]) -> dict[int, int]:
+    """The balances of ``held``, each account's row locked until the transaction ends, in the order given.
+
+    Writers that lock more than one account lock wallets first, in account
+    order (settlement's batches lock all theirs at once, ``settlement.batch``),
+    and any other account after: so no two of them ever wait in a circle.
+    SQLite has one writer at a time, which is lock enough.
+    """
+    found: dict[int, int] = {}
+    for acct in held:
+        found[acct.id] = connection.execute(
+            select(accounts.c.balance).where(accounts.c.id == acct.id).with_for_update()
+        ).scalar_one()
     return found
 
 

@@ -107,11 +107,12 @@ def _settled_splits(connection: Connection) -> list[Breach]:
             .limit(20)
         )
     ]
+    # What the funder's wallet gave: a settlement's one leg that takes (creators paid into their wallets receive).
     wallet_legs = (
         select(postings.c.transaction_id, func.sum(postings.c.amount).label("taken"))
         .join(accounts, accounts.c.id == postings.c.account_id)
         .join(transactions, transactions.c.id == postings.c.transaction_id)
-        .where(accounts.c.purpose == Purpose.WALLET, transactions.c.kind == Kind.SETTLEMENT)
+        .where(accounts.c.purpose == Purpose.WALLET, transactions.c.kind == Kind.SETTLEMENT, postings.c.amount < 0)
         .group_by(postings.c.transaction_id)
         .subquery()
     )
@@ -138,9 +139,15 @@ def _receipted_earnings(connection: Connection) -> list[Breach]:
 
     S2 ties receipts to each funder's split; this ties them to the creators'
     side: a receipt naming the wrong creator breaks no funder's sum. One pass
-    over each table, receipts and the earnings legs of the settlement
-    transactions of every period, side by side. (A settlement transaction with
-    no period is none of settlement's: tests post such by hand.)
+    over each table, receipts and the creators' legs of the settlement
+    transactions of every period, side by side. A creator's leg is one into
+    their earnings or, in a currency with no outside world, into their wallet
+    (``accounts.paid_into``; a period settled before wallets received has
+    earnings legs in such a currency, and still counts): a settlement's one
+    other wallet leg is the funder's, which takes, so a wallet leg that
+    receives is a creator's, whatever the deployment says of the currency
+    now. (A settlement transaction with no period is none of settlement's:
+    tests post such by hand.)
     """
     receipted = select(
         receipts.c.period,
@@ -156,7 +163,11 @@ def _receipted_earnings(connection: Connection) -> list[Breach]:
                 accounts, accounts.c.id == postings.c.account_id
             )
         )
-        .where(transactions.c.kind == Kind.SETTLEMENT, transactions.c.period.is_not(None), accounts.c.purpose == Purpose.EARNINGS)
+        .where(
+            transactions.c.kind == Kind.SETTLEMENT,
+            transactions.c.period.is_not(None),
+            (accounts.c.purpose == Purpose.EARNINGS) | ((accounts.c.purpose == Purpose.WALLET) & (postings.c.amount > 0)),
+        )
     )
     both = union_all(receipted, posted).subquery()
     rows = connection.execute(

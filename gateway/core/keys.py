@@ -34,6 +34,21 @@ def withdrawal(withdrawal_id: int, phase: WithdrawalPhase | None = None) -> str:
     return f"withdrawal:{withdrawal_id}" + (f":{phase}" if phase else "")
 
 
+def earnings_move(creator_id: int, request: str) -> str:
+    """A creator's move of earnings into their wallet, under the key of the request that asked for it."""
+    return f"earnings_move:{creator_id}:{_digest(request)}"
+
+
+def payment(payer_id: int, request: str) -> str:
+    """One member's payment to another, under the key of the request that asked for it."""
+    return f"payment:{payer_id}:{_digest(request)}"
+
+
+def _digest(request: str) -> str:
+    """A request's key, digested: any key of up to 200 characters still fits the ledger's column with our prefix."""
+    return hashlib.sha256(request.encode()).hexdigest()
+
+
 def client(caller: str, header: str) -> str:
     """The use case's key for a client's ``Idempotency-Key``: the caller's, digested, so any header fits 200 characters."""
-    return f"http:{caller}:{hashlib.sha256(header.encode()).hexdigest()}"
+    return f"http:{caller}:{_digest(header)}"

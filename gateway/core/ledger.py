@@ -41,11 +41,13 @@ class Kind(StrEnum):
     """What moved money: each transaction says which of these it is."""
 
     TOP_UP = "top_up"  # outside -> wallet
-    SETTLEMENT = "settlement"  # wallet -> earnings, fee, fund
+    SETTLEMENT = "settlement"  # wallet -> earnings (wallets, without an outside world), fee, fund
     DEMURRAGE = "demurrage"  # wallets and earnings -> fund
     WITHDRAWAL_RESERVE = "withdrawal_reserve"  # earnings -> payout (money in flight)
     WITHDRAWAL = "withdrawal"  # payout -> outside, through the exchange
     WITHDRAWAL_VOID = "withdrawal_void"  # payout -> earnings
+    EARNINGS_MOVE = "earnings_move"  # earnings -> wallet, the same creator's
+    PAYMENT = "payment"  # wallet -> wallet, one member to another, in a currency without an outside world
 
 
 @dataclass(frozen=True)

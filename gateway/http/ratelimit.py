@@ -34,6 +34,8 @@ RULES: dict[str, Rule] = {
     "flattr": Rule(600, 60),
     "top_up": Rule(30, 60),
     "withdraw": Rule(30, 60),
+    "move_earnings": Rule(30, 60),
+    "pay": Rule(30, 60),
 }
 
 

@@ -27,6 +27,7 @@ from gateway.storage.schema import top_ups
 from gateway.usecases.amounts import positive_amount
 from gateway.usecases.participants import person
 from gateway.usecases.requests import replay
+from gateway.usecases.transfers import require_outside_world
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class TopUp:
 
 def top_up(deployment: Deployment, funder_id: int, amount: Money, rail_name: str, key: str) -> TopUp:
     unit, minor = positive_amount(deployment, amount)
+    require_outside_world(unit)
     rail = deployment.rail(rail_name)
     if not rail.supports(unit.code):
         raise CurrencyNotEnabled(f"the rail {rail_name!r} does not take {unit.code}", currency=unit.code)

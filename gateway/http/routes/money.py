@@ -1,4 +1,4 @@
-"""Money: balances, budgets, top-ups, receipts and withdrawals."""
+"""Money: balances, budgets, top-ups, receipts, withdrawals, earnings moves and payments between members."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from gateway.http.schemas import (
     encode_cursor,
     money_json,
 )
-from gateway.rules import CURRENCY, anchored
+from gateway.rules import CURRENCY, HANDLE, HANDLE_MAX, MEMO_MAX, anchored
 from gateway.usecases.budgets import budgets_of, clear_budget, set_budget
 from gateway.usecases.calendar import period as parse_period
 from gateway.usecases.reports import receipts_of
@@ -28,6 +28,7 @@ from gateway.usecases.statements import (
     withdrawals_of,
 )
 from gateway.usecases.top_up import TopUp, top_up
+from gateway.usecases.transfers import move_earnings, pay
 from gateway.usecases.withdraw import Withdrawal, withdraw
 
 router = Api()
@@ -120,6 +121,28 @@ class ReceiptOut(BaseModel):
 
 class Receipts(BaseModel):
     items: list[ReceiptOut]
+
+
+class EarningsMoveIn(Model):
+    amount: MoneyJson
+
+
+class EarningsMoveOut(BaseModel):
+    id: int = Field(description="the ledger transaction that moved it")
+    amount: MoneyJson
+
+
+class PaymentIn(Model):
+    payee: StrictStr = Field(pattern=anchored(HANDLE), max_length=HANDLE_MAX, description="the member's handle")
+    amount: MoneyJson = Field(description="in a currency without an outside world (mutual credit, time)")
+    memo: StrictStr | None = Field(default=None, max_length=MEMO_MAX, description="what it is for")
+
+
+class PaymentOut(BaseModel):
+    id: int = Field(description="the ledger transaction that paid it")
+    payee: str
+    amount: MoneyJson
+    memo: str | None
 
 
 def top_up_out(call: Call, result: TopUp) -> TopUpOut:
@@ -286,3 +309,46 @@ async def my_withdrawals(call: Call) -> WithdrawalPage:
 @router.route("GET", "/me/withdrawals/{withdrawal_id}", "One of my withdrawals", TAG, scope="read", response=WithdrawalOut)
 async def get_withdrawal(call: Call) -> WithdrawalOut:
     return withdrawal_out(call, await call.run(withdrawal_of, call.deployment, call.me, call.path["withdrawal_id"]))
+
+
+@router.route(
+    "POST",
+    "/me/earnings-moves",
+    "Move some of my earnings into my wallet, to fund others with them",
+    TAG,
+    scope="money",
+    body=EarningsMoveIn,
+    response=EarningsMoveOut,
+    status=201,
+    idempotent=True,
+    rate="move_earnings",
+    errors=("insufficient_funds",),
+)
+async def post_earnings_move(call: Call) -> EarningsMoveOut:
+    currencies = call.deployment.currencies
+    amount = call.body.amount.money(currencies)
+    result = await call.run(move_earnings, call.deployment, call.me, amount, call.idempotency_key)
+    return EarningsMoveOut(id=result.transaction_id, amount=money_json(currencies, result.amount))
+
+
+@router.route(
+    "POST",
+    "/me/payments",
+    "Pay another member from my wallet, in community money (mutual credit, time)",
+    TAG,
+    scope="money",
+    body=PaymentIn,
+    response=PaymentOut,
+    status=201,
+    idempotent=True,
+    rate="pay",
+    errors=("insufficient_funds", "has_outside_world"),
+)
+async def post_payment(call: Call) -> PaymentOut:
+    body: PaymentIn = call.body
+    currencies = call.deployment.currencies
+    amount = body.amount.money(currencies)
+    result = await call.run(pay, call.deployment, call.me, body.payee, amount, call.idempotency_key, body.memo)
+    return PaymentOut(
+        id=result.transaction_id, payee=result.payee, amount=money_json(currencies, result.amount), memo=result.memo
+    )

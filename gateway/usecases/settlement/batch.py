@@ -4,7 +4,9 @@ The work of a batch, in order:
 
 1. read and claim the next pending rows (funder and currency order; see
    ``_pending``) and read the funders' flattrs;
-2. lock the funders' wallets (in account order) and read their balances;
+2. lock the funders' wallets (in account order) and read their balances,
+   with the creators' wallets where shares are paid into them (a currency
+   with no outside world, ``accounts.paid_into``);
 3. split each budget (``allocate_minor``), in Python;
 4. build one ledger entry per funder and currency, keyed
    ``keys.settlement``;
@@ -31,7 +33,7 @@ from sqlalchemy import Connection, select
 from currencies import CurrencyUnit
 from gateway.config import Settings
 from gateway.core import keys
-from gateway.core.accounts import PLATFORM, Purpose, accounts_of, system_participant
+from gateway.core.accounts import PLATFORM, Purpose, accounts_of, paid_into, system_participant
 from gateway.core.allocation import allocate_minor
 from gateway.core.ledger import Account, Entry, Kind, Leg, post_many
 from gateway.core.periods import Period
@@ -163,7 +165,7 @@ def settle_batch(
     if not pending:
         return result
     claims = _claims(connection, period.id, pending[0][0], pending[-1][0])
-    wallets = _lock_wallets(connection, settings, pending)
+    wallets = _lock_wallets(connection, settings, pending, claims)
     outcomes = _split_all(settings, period, pending, claims, eligible, wallets)
     _attach_entries(settings, period, outcomes, wallets, book)
     _write(connection, period, now, outcomes)
@@ -206,15 +208,24 @@ def _claims(connection: Connection, period_id: str, first: int, last: int) -> Cl
     return claims
 
 
-def _lock_wallets(connection: Connection, settings: Settings, pending: Sequence[Pending]) -> Wallets:
-    """The funders' wallets and balances, locked (in account order) until the batch commits."""
-    by_currency: dict[str, list[int]] = defaultdict(list)
+def _lock_wallets(connection: Connection, settings: Settings, pending: Sequence[Pending], claims: Claims) -> Wallets:
+    """The wallets the batch moves money in and out of, with their balances, locked until the batch commits.
+
+    The funders' wallets; and in a currency whose shares are paid into wallets
+    (``paid_into``), the wallets of the creators they flattred, which are other
+    batches' funders: every batch locks all the wallets it writes here, at
+    once, in one order (currency, then account), before any other account, so
+    batches side by side, payments and earnings moves never wait in a circle.
+    """
+    by_currency: dict[str, set[int]] = defaultdict(set)
     for funder, code, _ in pending:
-        by_currency[code].append(funder)
+        by_currency[code].add(funder)
+        if paid_into(settings.currencies.get(code)) == Purpose.WALLET:
+            by_currency[code].update(creator for _, creator, _ in claims.get(funder, ()))
     wallets: Wallets = {}
-    for code, funders in by_currency.items():
-        found = _wallet_rows(connection, code, funders)
-        missing = [funder for funder in funders if funder not in found]
+    for code, owners in sorted(by_currency.items()):
+        found = _wallet_rows(connection, code, sorted(owners))
+        missing = sorted(owner for owner in owners if owner not in found)
         if missing:  # a wallet not opened yet (a mutual-credit member can give before any top-up)
             accounts_of(connection, missing, Purpose.WALLET, settings.currencies.get(code))
             found.update(_wallet_rows(connection, code, missing))
@@ -275,8 +286,8 @@ def _attach_entries(settings: Settings, period: Period, outcomes: list[_Outcome]
         creators_by_currency[outcome.currency].update(creator for _, creator, _, share in outcome.receipts if share)
     # Accounts a batch may open are opened in one order (currency, then owner) by every batch: batches side
     # by side wait on each other's new rows, and must never wait in a circle.
-    earnings = {
-        code: book.accounts(sorted(creators), Purpose.EARNINGS, settings.currencies.get(code))
+    receiving = {
+        code: _creators_accounts(settings.currencies.get(code), creators, wallets, book)
         for code, creators in sorted(creators_by_currency.items())
     }
     units = {code: settings.currencies.get(code) for code in sorted(wallets)}
@@ -301,9 +312,16 @@ def _attach_entries(settings: Settings, period: Period, outcomes: list[_Outcome]
         for _, creator, _, share in outcome.receipts:
             if share:
                 per_creator[creator] = per_creator.get(creator, 0) + share
-        creators = earnings[code] if per_creator else {}
+        creators = receiving[code] if per_creator else {}
         legs += [Leg(creators[creator], total) for creator, total in sorted(per_creator.items())]
         outcome.entry = Entry(Kind.SETTLEMENT, tuple(legs), keys.settlement(period_id, outcome.funder, code), period_id)
+
+
+def _creators_accounts(unit: CurrencyUnit, creators: set[int], wallets: Wallets, book: _Book) -> dict[int, Account]:
+    """The accounts the creators' shares go to (``paid_into``): their earnings, or their wallets, locked already."""
+    if paid_into(unit) == Purpose.WALLET:
+        return {creator: wallets[unit.code][creator][0] for creator in creators}
+    return book.accounts(sorted(creators), Purpose.EARNINGS, unit)
 
 
 def _write(connection: Connection, period: Period, now: datetime, outcomes: list[_Outcome]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import secrets
@@ -25,6 +26,10 @@ from gateway.deployment import Deployment, open_deployment
 from gateway.storage.engine import make_engine
 from gateway.storage.migrate import upgrade
 from gateway.storage.schema import metadata
+from gateway.usecases import top_up as top_up_usecase
+from gateway.usecases import withdraw as withdraw_usecase
+from gateway.usecases.top_up import TopUp
+from gateway.usecases.withdraw import Withdrawal
 
 # The PostgreSQL server, and a database on it to connect to for creating and dropping others: each
 # test run makes a database of its own there (``create_run_database``), so that two runs never meet.
@@ -245,3 +250,13 @@ def make(url: str, data: dict[str, Any] | None = None, moment: datetime = OCTOBE
 
 def eur(amount: str) -> Money:
     return Money(amount, "EUR")
+
+
+def top_up(deployment: Deployment, *args: Any, **kwargs: Any) -> TopUp:
+    """The top-up use case, run to its end from a synchronous test (it is a coroutine: rails are called asynchronously)."""
+    return asyncio.run(top_up_usecase.top_up(deployment, *args, **kwargs))
+
+
+def withdraw(deployment: Deployment, *args: Any, **kwargs: Any) -> Withdrawal:
+    """The withdrawal use case, run to its end from a synchronous test."""
+    return asyncio.run(withdraw_usecase.withdraw(deployment, *args, **kwargs))

@@ -15,8 +15,7 @@ from gateway.usecases.flattr import flattr
 from gateway.usecases.participants import register_participant
 from gateway.usecases.settlement import settle
 from gateway.usecases.things import register_thing
-from gateway.usecases.top_up import top_up
-from tests.support import NOVEMBER, config
+from tests.support import NOVEMBER, config, top_up
 
 OCTOBER = parse_period("2026-10", "month")
 

@@ -40,12 +40,16 @@ POSTING_COLUMNS = ("transaction_id", "account_id", "amount")
 class Kind(StrEnum):
     """What moved money: each transaction says which of these it is."""
 
-    TOP_UP = "top_up"  # outside -> wallet
+    TOP_UP_PENDING = "top_up_pending"  # outside -> incoming (asked of the provider: money in flight)
+    TOP_UP = "top_up"  # incoming -> wallet (the provider confirmed it; before rails were two-phase: outside -> wallet)
+    TOP_UP_VOID = "top_up_void"  # incoming -> outside (the provider said no)
+    PROVIDER_FEE = "provider_fee"  # provider_fee -> outside: what the provider kept of a top-up, paid by the platform
     SETTLEMENT = "settlement"  # wallet -> earnings, fee, fund
     DEMURRAGE = "demurrage"  # wallets and earnings -> fund
     WITHDRAWAL_RESERVE = "withdrawal_reserve"  # earnings -> payout (money in flight)
     WITHDRAWAL = "withdrawal"  # payout -> outside, through the exchange
     WITHDRAWAL_VOID = "withdrawal_void"  # payout -> earnings
+    WITHDRAWAL_RETURN = "withdrawal_return"  # outside -> earnings, through the exchange: a paid payout came back
 
 
 @dataclass(frozen=True)

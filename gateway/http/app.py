@@ -174,7 +174,12 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
     async def close_limiter(app: web.Application) -> None:
         await app[LIMITER].close()
 
+    async def close_rails(app: web.Application) -> None:
+        for rail in app[DEPLOYMENT].rails.values():
+            await rail.close()
+
     app.on_cleanup.append(close_limiter)
+    app.on_cleanup.append(close_rails)
     app.cleanup_ctx.append(_executor)
     app.cleanup_ctx.append(_settlement_thread)
     app.cleanup_ctx.append(mailing.mail_worker)  # the thread that sends the queued mail (gateway/http/mailing.py)

@@ -362,7 +362,7 @@ top_ups = Table(
     Column("rail", String(32), nullable=False),
     Column("currency", Code, nullable=False),
     Column("amount", Minor, nullable=False),
-    Column("status", String(12), nullable=False),  # pending | succeeded | failed
+    Column("status", String(20), nullable=False),  # a PaymentState
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("request_hash", String(64), nullable=False),
     Column("rail_reference", String(200)),
@@ -370,6 +370,8 @@ top_ups = Table(
     Column("error", String(500)),
     Column("transaction_id", Id, ForeignKey("transactions.id")),
     Column("created_at", Timestamp, nullable=False),
+    Column("fee", Minor),  # what the provider kept, once it said
+    Column("updated_at", Timestamp),
     CheckConstraint("amount > 0", name="positive"),
 )
 
@@ -386,11 +388,25 @@ withdrawals = Table(
     Column("rate", String(40), nullable=False),
     Column("rate_date", Date, nullable=False),
     Column("rate_source", String(32), nullable=False),
-    Column("status", String(12), nullable=False),  # pending | paid | failed
+    Column("status", String(20), nullable=False),  # a PaymentState
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("request_hash", String(64), nullable=False),
     Column("rail_reference", String(200)),
     Column("error", String(500)),
     Column("created_at", Timestamp, nullable=False),
+    Column("destination", String(200)),  # the creator's account at the provider, as it was when asked
+    Column("updated_at", Timestamp),
     CheckConstraint("amount > 0", name="positive"),
+)
+
+rail_events = Table(
+    "rail_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("rail", String(32), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("received_at", Timestamp, nullable=False),
+    Column("applied_at", Timestamp),  # None until the operation it names was asked about and recorded
+    UniqueConstraint("rail", "event_id"),
 )

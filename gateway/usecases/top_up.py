@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moneyed import Money
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row
 
 from adapters import IN_FLIGHT, Outcome, PaymentState, Rail, TopUpRequest
 from gateway.core import keys
@@ -31,7 +31,7 @@ from gateway.storage.rows import insert_row
 from gateway.storage.schema import top_ups
 from gateway.usecases.amounts import positive_amount
 from gateway.usecases.participants import person
-from gateway.usecases.rail_calls import accepted, ask, in_thread, major
+from gateway.usecases.rail_calls import drive, in_thread, major, read, read_row, record
 from gateway.usecases.requests import replay
 
 
@@ -74,59 +74,41 @@ async def top_up(deployment: Deployment, funder_id: int, amount: Money, rail_nam
             created_at=now,
             updated_at=now,
         )
-        row = _row(connection, insert_row(connection, top_ups, **values))
+        row = read_row(connection, top_ups, insert_row(connection, top_ups, **values))
         _post_pending(connection, deployment, row)
         return row
 
     row = await in_thread(run_in_transaction, deployment.engine, open_request)
     if row.status not in IN_FLIGHT:
         return as_top_up(deployment, row)
-    return await _drive(deployment, rail, row)
+    return await _drive(deployment, rail, row.id)
 
 
 async def refresh_top_up(deployment: Deployment, top_up_id: int) -> TopUp:
     """Ask the provider where a top-up stands, and record it (after a 3-D Secure check, an approval, a webhook)."""
-    row = await in_thread(_read, deployment, top_up_id)
-    rail = deployment.rail(row.rail)
-    if row.status in IN_FLIGHT:
-        return await _drive(deployment, rail, row)
-    outcome = await ask(rail.top_up_state(await in_thread(_request_of, deployment, row), row.rail_reference))
-    return await in_thread(record_top_up, deployment, top_up_id, outcome)
+    return await _drive(deployment, deployment.rail((await in_thread(read, deployment, top_ups, top_up_id)).rail), top_up_id)
 
 
-async def _drive(deployment: Deployment, rail: Rail, row: Row[Any]) -> TopUp:
-    """Start the top-up at the provider, or ask where it stands: both are keyed with our id, so neither repeats it."""
+async def _drive(deployment: Deployment, rail: Rail, top_up_id: int) -> TopUp:
+    row = await in_thread(read, deployment, top_ups, top_up_id)
     request = await in_thread(_request_of, deployment, row)
-    if row.rail_reference is None and row.status in (PaymentState.CREATED, PaymentState.UNKNOWN):
-        outcome = await ask(rail.start_top_up(request))
-    else:
-        outcome = await ask(rail.top_up_state(request, row.rail_reference))
-    return await in_thread(record_top_up, deployment, row.id, outcome)
+    outcome = await drive(lambda: rail.start_top_up(request), lambda: rail.top_up_state(request, row.rail_reference), row)
+    return await in_thread(record_top_up, deployment, top_up_id, outcome)
 
 
 def record_top_up(deployment: Deployment, top_up_id: int, outcome: Outcome) -> TopUp:
     """Record what the provider said, moving the money with it; a move the state machine forbids changes nothing."""
 
-    def record(connection: Connection) -> Row[Any]:
-        row = connection.execute(select(top_ups).where(top_ups.c.id == top_up_id).with_for_update()).one()
-        if not accepted("top-up", top_up_id, row.status, outcome):
-            return row
-        changes: dict[str, Any] = {"status": outcome.state, "updated_at": deployment.clock.now()}
-        if outcome.reference is not None:
-            changes["rail_reference"] = outcome.reference
+    def move(connection: Connection, row: Row[Any], outcome: Outcome) -> dict[str, Any]:
         if outcome.state in IN_FLIGHT:
-            changes["next_action"] = outcome.next_action
-        if outcome.error is not None or outcome.state == PaymentState.FAILED:
-            changes["error"] = (outcome.error or "refused by the rail")[:500]
-        if outcome.state == PaymentState.SUCCEEDED and row.status != PaymentState.SUCCEEDED:
-            changes.update(_confirm(connection, deployment, row, outcome), next_action=None, error=None)
-        elif outcome.state == PaymentState.FAILED and row.status != PaymentState.FAILED:
+            return {"next_action": outcome.next_action}
+        if outcome.state == PaymentState.SUCCEEDED and row.status in IN_FLIGHT:
+            return {**_confirm(connection, deployment, row, outcome), "next_action": None}
+        if outcome.state == PaymentState.FAILED:
             _void(connection, deployment, row)
-            changes["next_action"] = None
-        connection.execute(update(top_ups).where(top_ups.c.id == top_up_id).values(**changes))
-        return _row(connection, top_up_id)
+        return {"next_action": None}
 
-    return as_top_up(deployment, run_in_transaction(deployment.engine, record))
+    return as_top_up(deployment, record(deployment, top_ups, top_up_id, outcome, move))
 
 
 def _post_pending(connection: Connection, deployment: Deployment, row: Row[Any]) -> None:
@@ -198,15 +180,6 @@ def _request_of(deployment: Deployment, row: Row[Any]) -> TopUpRequest:
         currency=row.currency,
         return_url=f"{base}/top-ups/{row.id}/return",
     )
-
-
-def _read(deployment: Deployment, top_up_id: int) -> Row[Any]:
-    with reading(deployment.engine) as connection:
-        return _row(connection, top_up_id)
-
-
-def _row(connection: Connection, top_up_id: int) -> Row[Any]:
-    return connection.execute(select(top_ups).where(top_ups.c.id == top_up_id)).one()
 
 
 def as_top_up(deployment: Deployment, row: Row[Any]) -> TopUp:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from moneyed import Money
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row
 
 from adapters import IN_FLIGHT, Outcome, PaymentState, PayoutRequest, Rail
 from currencies import Rate, convert
@@ -38,7 +38,7 @@ from gateway.storage.rows import insert_row
 from gateway.storage.schema import withdrawals
 from gateway.usecases.amounts import positive_amount
 from gateway.usecases.participants import person
-from gateway.usecases.rail_calls import accepted, ask, in_thread, major
+from gateway.usecases.rail_calls import drive, in_thread, major, read, read_row, record
 from gateway.usecases.requests import replay
 
 
@@ -105,61 +105,42 @@ async def withdraw(
             idempotency_key=keys.withdrawal(new_id, "reserve"),
         )
         post(connection, entry, deployment.clock.now())
-        return _row(connection, new_id)
+        return read_row(connection, withdrawals, new_id)
 
     row = await in_thread(run_in_transaction, deployment.engine, reserve)
     if row.status not in IN_FLIGHT:
         return as_withdrawal(deployment, row)
-    return await _drive(deployment, rail, row)
+    return await _drive(deployment, rail, row.id)
 
 
 async def refresh_withdrawal(deployment: Deployment, withdrawal_id: int) -> Withdrawal:
     """Ask the provider where a payout stands, and record it (the janitor, a webhook)."""
-    row = await in_thread(_read, deployment, withdrawal_id)
-    rail = deployment.rail(row.rail)
-    if row.status in IN_FLIGHT:
-        return await _drive(deployment, rail, row)
-    outcome = await ask(rail.payout_state(await in_thread(_request_of, deployment, row), row.rail_reference))
-    return await in_thread(record_withdrawal, deployment, withdrawal_id, outcome)
+    row = await in_thread(read, deployment, withdrawals, withdrawal_id)
+    return await _drive(deployment, deployment.rail(row.rail), withdrawal_id)
 
 
-async def _drive(deployment: Deployment, rail: Rail, row: Row[Any]) -> Withdrawal:
+async def _drive(deployment: Deployment, rail: Rail, withdrawal_id: int) -> Withdrawal:
+    row = await in_thread(read, deployment, withdrawals, withdrawal_id)
     request = await in_thread(_request_of, deployment, row)
-    if row.rail_reference is None and row.status in (PaymentState.CREATED, PaymentState.UNKNOWN):
-        outcome = await ask(rail.start_payout(request))
-    else:
-        outcome = await ask(rail.payout_state(request, row.rail_reference))
-    return await in_thread(record_withdrawal, deployment, row.id, outcome)
+    outcome = await drive(lambda: rail.start_payout(request), lambda: rail.payout_state(request, row.rail_reference), row)
+    return await in_thread(record_withdrawal, deployment, withdrawal_id, outcome)
 
 
 def record_withdrawal(deployment: Deployment, withdrawal_id: int, outcome: Outcome) -> Withdrawal:
     """Pay, void or give back a withdrawal, as the provider said; a move the state machine forbids changes nothing."""
 
-    def record(connection: Connection) -> Row[Any]:
-        row = connection.execute(select(withdrawals).where(withdrawals.c.id == withdrawal_id).with_for_update()).one()
-        if not accepted("withdrawal", withdrawal_id, row.status, outcome):
-            return row
-        changes: dict[str, Any] = {"status": outcome.state, "updated_at": deployment.clock.now()}
-        if outcome.reference is not None:
-            changes["rail_reference"] = outcome.reference
-        if outcome.error is not None or outcome.state == PaymentState.FAILED:
-            changes["error"] = (outcome.error or "refused by the rail")[:500]
+    def move(connection: Connection, row: Row[Any], outcome: Outcome) -> dict[str, Any]:
         entry = _entry_for(connection, deployment, row, PaymentState(outcome.state))
         if entry is not None:
             post(connection, entry, deployment.clock.now())
-        if outcome.state == PaymentState.SUCCEEDED:
-            changes["error"] = None
-        connection.execute(update(withdrawals).where(withdrawals.c.id == withdrawal_id).values(**changes))
-        return _row(connection, withdrawal_id)
+        return {}
 
-    return as_withdrawal(deployment, run_in_transaction(deployment.engine, record))
+    return as_withdrawal(deployment, record(deployment, withdrawals, withdrawal_id, outcome, move))
 
 
 def _entry_for(connection: Connection, deployment: Deployment, row: Row[Any], new: PaymentState) -> Entry | None:
     """The ledger's side of a move: paid, voided, or given back after it was paid; nothing for the others."""
-    if new == row.status:
-        return None
-    if new == PaymentState.SUCCEEDED and row.status != PaymentState.DISPUTED:
+    if new == PaymentState.SUCCEEDED and row.status in IN_FLIGHT:
         return _paid_entry(connection, deployment, row)
     if new == PaymentState.FAILED:
         return _void_entry(connection, deployment, row)
@@ -178,15 +159,6 @@ def _request_of(deployment: Deployment, row: Row[Any]) -> PayoutRequest:
         currency=row.payout_currency,
         destination=row.destination,
     )
-
-
-def _read(deployment: Deployment, withdrawal_id: int) -> Row[Any]:
-    with reading(deployment.engine) as connection:
-        return _row(connection, withdrawal_id)
-
-
-def _row(connection: Connection, withdrawal_id: int) -> Row[Any]:
-    return connection.execute(select(withdrawals).where(withdrawals.c.id == withdrawal_id)).one()
 
 
 def _paid_entry(connection: Connection, deployment: Deployment, row: Row[Any]) -> Entry:

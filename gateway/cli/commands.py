@@ -145,7 +145,7 @@ def rails_sync(settings: Settings, args: argparse.Namespace) -> int:
         report = asyncio.run(_sync_and_close(deployment))
     finally:
         deployment.close()
-    for what, counts in (("top-ups", report.top_ups), ("withdrawals", report.withdrawals)):
+    for what, counts in (("top-ups", report.top_ups), ("withdrawals", report.withdrawals), ("refunds", report.refunds)):
         states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none in flight"
         print(f"{what}: {states}")
     for line in report.errors:

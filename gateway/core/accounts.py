@@ -41,6 +41,7 @@ class Purpose(StrEnum):
     OUTSIDE = "outside"
     EXCHANGE = "exchange"
     INCOMING = "incoming"  # a funder's top-ups that the provider has not confirmed yet
+    OUTGOING = "outgoing"  # a funder's refunds that the provider has not confirmed yet
     PROVIDER_FEE = "provider_fee"  # the platform's: what providers kept of top-ups (a cost, so below zero)
 
 

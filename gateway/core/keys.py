@@ -13,6 +13,7 @@ from typing import Literal
 
 TopUpPhase = Literal["pending", "post", "void", "fee"]
 WithdrawalPhase = Literal["reserve", "paid", "void", "returned"]
+RefundPhase = Literal["reserve", "paid", "void"]
 
 
 def settlement(period: str, funder_id: int, currency: str) -> str:
@@ -33,6 +34,11 @@ def top_up(top_up_id: int, phase: TopUpPhase | None = None) -> str:
 def withdrawal(withdrawal_id: int, phase: WithdrawalPhase | None = None) -> str:
     """A withdrawal at the rail (no phase), or one phase of its two-phase transfer in the ledger."""
     return f"withdrawal:{withdrawal_id}" + (f":{phase}" if phase else "")
+
+
+def refund(refund_id: int, phase: RefundPhase | None = None) -> str:
+    """An operator's refund of a top-up at the rail (no phase), or one phase of it in the ledger."""
+    return f"refund:{refund_id}" + (f":{phase}" if phase else "")
 
 
 def operation_of(key: str) -> tuple[Literal["top_up", "withdrawal"], int] | None:

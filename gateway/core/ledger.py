@@ -49,6 +49,9 @@ class Kind(StrEnum):
     WITHDRAWAL_RESERVE = "withdrawal_reserve"  # earnings -> payout (money in flight)
     WITHDRAWAL = "withdrawal"  # payout -> outside, through the exchange
     WITHDRAWAL_VOID = "withdrawal_void"  # payout -> earnings
+    REFUND_RESERVE = "refund_reserve"  # wallet -> outgoing (a refund asked of the provider: money in flight)
+    REFUND = "refund"  # outgoing -> outside (the provider gave it back to the funder)
+    REFUND_VOID = "refund_void"  # outgoing -> wallet (the provider refused the refund)
     WITHDRAWAL_RETURN = "withdrawal_return"  # outside -> earnings, through the exchange: a paid payout came back
 
 

@@ -410,3 +410,20 @@ rail_events = Table(
     Column("applied_at", Timestamp),  # None until the operation it names was asked about and recorded
     UniqueConstraint("rail", "event_id"),
 )
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("top_up_id", Id, ForeignKey("top_ups.id"), nullable=False),
+    Column("operator_id", Id, ForeignKey("participants.id"), nullable=False),
+    Column("amount", Minor, nullable=False),
+    Column("status", String(20), nullable=False),  # a PaymentState
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("rail_reference", String(200)),
+    Column("error", String(500)),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp),
+    CheckConstraint("amount > 0", name="positive"),
+)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from adapters import IN_FLIGHT
 from gateway.deployment import Deployment
 from gateway.errors import GatewayError
 from gateway.storage.engine import reading
-from gateway.storage.schema import top_ups, withdrawals
+from gateway.storage.schema import refunds, top_ups, withdrawals
 from gateway.usecases.rail_calls import in_thread
+from gateway.usecases.refund import refresh_refund
 from gateway.usecases.top_up import refresh_top_up
 from gateway.usecases.withdraw import refresh_withdrawal
 
@@ -33,35 +36,34 @@ class SyncReport:
 
     top_ups: Counter[str] = field(default_factory=Counter)
     withdrawals: Counter[str] = field(default_factory=Counter)
+    refunds: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
     @property
     def still_in_flight(self) -> int:
-        return sum(n for state, n in (self.top_ups + self.withdrawals).items() if state in IN_FLIGHT)
+        return sum(n for state, n in (self.top_ups + self.withdrawals + self.refunds).items() if state in IN_FLIGHT)
 
 
 async def sync(deployment: Deployment) -> SyncReport:
-    """Ask about every top-up and withdrawal in flight, on every rail of the deployment."""
-    top_up_ids, withdrawal_ids = await in_thread(in_flight, deployment)
+    """Ask about every top-up, withdrawal and refund in flight, on every rail of the deployment."""
     report = SyncReport()
-    for top_up_id in top_up_ids:
-        try:
-            report.top_ups[(await refresh_top_up(deployment, top_up_id)).status] += 1
-        except GatewayError as error:  # a rail no longer enabled, say: the others are still asked
-            report.errors.append(f"top-up {top_up_id}: {error}")
-    for withdrawal_id in withdrawal_ids:
-        try:
-            report.withdrawals[(await refresh_withdrawal(deployment, withdrawal_id)).status] += 1
-        except GatewayError as error:
-            report.errors.append(f"withdrawal {withdrawal_id}: {error}")
+    kinds: list[tuple[Table, Counter[str], Callable[[Deployment, int], Awaitable[Any]]]] = [
+        (top_ups, report.top_ups, refresh_top_up),
+        (withdrawals, report.withdrawals, refresh_withdrawal),
+        (refunds, report.refunds, refresh_refund),
+    ]
+    for table, counts, refresh in kinds:
+        for row_id in await in_thread(in_flight, deployment, table):
+            try:
+                counts[(await refresh(deployment, row_id)).status] += 1
+            except GatewayError as error:  # a rail no longer enabled, say: the others are still asked
+                report.errors.append(f"{table.name} #{row_id}: {error}")
     for line in report.errors:
         log.warning("rails sync: %s", line)
     return report
 
 
-def in_flight(deployment: Deployment) -> tuple[list[int], list[int]]:
-    """The ids of the top-ups and withdrawals in flight, oldest first."""
+def in_flight(deployment: Deployment, table: Table) -> list[int]:
+    """The ids of a table's payments in flight, oldest first."""
     with reading(deployment.engine) as connection:
-        ups = connection.execute(select(top_ups.c.id).where(top_ups.c.status.in_(IN_FLIGHT)).order_by(top_ups.c.id))
-        outs = connection.execute(select(withdrawals.c.id).where(withdrawals.c.status.in_(IN_FLIGHT)).order_by(withdrawals.c.id))
-        return list(ups.scalars()), list(outs.scalars())
+        return list(connection.execute(select(table.c.id).where(table.c.status.in_(IN_FLIGHT)).order_by(table.c.id)).scalars())

@@ -10,7 +10,8 @@ Top-ups and withdrawals take the states of ``adapters.states.PaymentState``
 provider did, so the janitor (``gateway rails sync``) asks it. A paid
 withdrawal is ``succeeded``. Top-ups keep what the provider kept as its fee;
 withdrawals keep the creator's destination at the provider. ``rail_events``
-holds each provider event once, on (rail, event id).
+holds each provider event once, on (rail, event id). ``refunds`` are an
+operator's refunds of top-ups, each a payment of its own.
 """
 
 import sqlalchemy as sa
@@ -48,9 +49,29 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rail_events")),
         sa.UniqueConstraint("rail", "event_id", name=op.f("uq_rail_events_rail_event_id")),
     )
+    op.create_table(
+        "refunds",
+        sa.Column("id", Id, nullable=False),
+        sa.Column("top_up_id", Id, nullable=False),
+        sa.Column("operator_id", Id, nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("rail_reference", sa.String(length=200), nullable=True),
+        sa.Column("error", sa.String(length=500), nullable=True),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("updated_at", Timestamp, nullable=True),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_refunds_positive")),
+        sa.ForeignKeyConstraint(["top_up_id"], ["top_ups.id"], name=op.f("fk_refunds_top_up_id_top_ups")),
+        sa.ForeignKeyConstraint(["operator_id"], ["participants.id"], name=op.f("fk_refunds_operator_id_participants")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_refunds_idempotency_key")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("refunds")
     op.drop_table("rail_events")
     op.execute("UPDATE withdrawals SET status = 'paid' WHERE status = 'succeeded'")
     op.execute("UPDATE withdrawals SET status = 'pending' WHERE status NOT IN ('paid', 'failed')")

@@ -41,6 +41,11 @@ def refund(refund_id: int, phase: RefundPhase | None = None) -> str:
     return f"refund:{refund_id}" + (f":{phase}" if phase else "")
 
 
+def clawback(top_up_id: int, phase: Literal["taken", "returned"]) -> str:
+    """What a dispute or an outside refund took back of a top-up, or gave back when the dispute was won."""
+    return f"clawback:{top_up_id}:{phase}"
+
+
 def operation_of(key: str) -> tuple[Literal["top_up", "withdrawal"], int] | None:
     """The payment a rail's operation id names (``top_up:12``, ``withdrawal:7``), as a provider echoes it back."""
     kind, _, number = key.partition(":")

@@ -52,6 +52,8 @@ class Kind(StrEnum):
     REFUND_RESERVE = "refund_reserve"  # wallet -> outgoing (a refund asked of the provider: money in flight)
     REFUND = "refund"  # outgoing -> outside (the provider gave it back to the funder)
     REFUND_VOID = "refund_void"  # outgoing -> wallet (the provider refused the refund)
+    CLAWBACK = "clawback"  # wallet, creators' earnings, loss -> outside: a dispute or an outside refund took a top-up back
+    CLAWBACK_RETURN = "clawback_return"  # the same, backwards: the dispute was won
     WITHDRAWAL_RETURN = "withdrawal_return"  # outside -> earnings, through the exchange: a paid payout came back
 
 
@@ -110,6 +112,17 @@ def find_by_key(connection: Connection, key: str) -> tuple[int, str | None] | No
         select(transactions.c.id, transactions.c.request_hash).where(transactions.c.idempotency_key == key)
     ).first()
     return (row.id, row.request_hash) if row else None
+
+
+def reversed_legs(connection: Connection, transaction_id: int) -> tuple[Leg, ...]:
+    """A posted transaction's legs, backwards: the ledger is append-only, so a correction is a new transaction of these."""
+    rows = connection.execute(
+        select(accounts, postings.c.amount)
+        .join(postings, postings.c.account_id == accounts.c.id)
+        .where(postings.c.transaction_id == transaction_id)
+        .order_by(postings.c.id)
+    )
+    return tuple(Leg(Account(row.id, row.owner_id, row.purpose, row.currency, row.floor), -row.amount) for row in rows)
 
 
 def post(connection: Connection, entry: Entry, now: datetime) -> Posted:

@@ -427,3 +427,18 @@ refunds = Table(
     Column("updated_at", Timestamp),
     CheckConstraint("amount > 0", name="positive"),
 )
+
+recoveries = Table(
+    "recoveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("top_up_id", Id, ForeignKey("top_ups.id"), nullable=False),
+    Column("receipt_id", Id, ForeignKey("receipts.id"), nullable=False),
+    Column("creator_id", Id, nullable=False),
+    Column("amount", Minor, nullable=False),  # taken back from the creator's earnings for this receipt
+    Column("transaction_id", Id, ForeignKey("transactions.id"), nullable=False),
+    Column("returned_at", Timestamp),  # the dispute was won: given back
+    CheckConstraint("amount > 0", name="positive"),
+    Index("ix_recoveries_receipt_id", "receipt_id"),
+    Index("ix_recoveries_top_up_id", "top_up_id"),
+)

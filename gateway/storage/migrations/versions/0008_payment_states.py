@@ -11,7 +11,9 @@ provider did, so the janitor (``gateway rails sync``) asks it. A paid
 withdrawal is ``succeeded``. Top-ups keep what the provider kept as its fee;
 withdrawals keep the creator's destination at the provider. ``rail_events``
 holds each provider event once, on (rail, event id). ``refunds`` are an
-operator's refunds of top-ups, each a payment of its own.
+operator's refunds of top-ups, each a payment of its own. ``recoveries``
+are what a dispute or an outside refund took back from creators, receipt by
+receipt.
 """
 
 import sqlalchemy as sa
@@ -68,9 +70,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_refunds_idempotency_key")),
     )
+    op.create_table(
+        "recoveries",
+        sa.Column("id", Id, nullable=False),
+        sa.Column("top_up_id", Id, nullable=False),
+        sa.Column("receipt_id", Id, nullable=False),
+        sa.Column("creator_id", Id, nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("transaction_id", Id, nullable=False),
+        sa.Column("returned_at", Timestamp, nullable=True),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_recoveries_positive")),
+        sa.ForeignKeyConstraint(["top_up_id"], ["top_ups.id"], name=op.f("fk_recoveries_top_up_id_top_ups")),
+        sa.ForeignKeyConstraint(["receipt_id"], ["receipts.id"], name=op.f("fk_recoveries_receipt_id_receipts")),
+        sa.ForeignKeyConstraint(["transaction_id"], ["transactions.id"], name=op.f("fk_recoveries_transaction_id_transactions")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recoveries")),
+    )
+    with op.batch_alter_table("recoveries", schema=None) as batch_op:
+        batch_op.create_index("ix_recoveries_receipt_id", ["receipt_id"], unique=False)
+        batch_op.create_index("ix_recoveries_top_up_id", ["top_up_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("recoveries")
     op.drop_table("refunds")
     op.drop_table("rail_events")
     op.execute("UPDATE withdrawals SET status = 'paid' WHERE status = 'succeeded'")

@@ -192,6 +192,12 @@ class InsufficientFunds(PaymentRequired):
     code = "insufficient_funds"
 
 
+class EarningsHeld(PaymentRequired):
+    """Earnings held against a chargeback cannot leave yet; the error says when the first part becomes free."""
+
+    code = "earnings_held"
+
+
 class RateLimited(GatewayError):
     code = "rate_limited"
     status = 429

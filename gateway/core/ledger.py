@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.core.digest import digest
 from gateway.errors import IdempotencyKeyReused, InsufficientFunds
 from gateway.storage.bulk import bulk_insert, bulk_update_balances, reserve_ids
-from gateway.storage.schema import postings, transactions
+from gateway.storage.schema import accounts, postings, transactions
 
 FLOOR_CONSTRAINT = "ck_accounts_floor"
 TRANSACTION_COLUMNS = ("id", "kind", "idempotency_key", "request_hash", "period", "meta", "created_at")

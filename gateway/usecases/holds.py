@@ -19,8 +19,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, select
 
+from currencies import CurrencyUnit
+from gateway.core.accounts import Purpose, account
 from gateway.deployment import Deployment
-from gateway.storage.schema import receipts, recoveries, top_ups, transactions
+from gateway.errors import EarningsHeld
+from gateway.storage.engine import reading
+from gateway.storage.schema import accounts, receipts, recoveries, top_ups, transactions
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,30 @@ def held_parts(connection: Connection, deployment: Deployment, creator_id: int, 
     return [HeldPart(period, code, amount, free_on) for (period, code, free_on), amount in sorted(parts.items())]
 
 
-def held_total(connection: Connection, deployment: Deployment, creator_id: int, currency: str, now: datetime) -> int:
-    return sum(part.amount for part in held_parts(connection, deployment, creator_id, now) if part.currency == currency)
+def held_earnings(deployment: Deployment, creator_id: int) -> list[HeldPart]:
+    """What the creator sees: each held part, with the date it becomes free."""
+    with reading(deployment.engine) as connection:
+        return held_parts(connection, deployment, creator_id, deployment.clock.now())
+
+
+def refuse_held(connection: Connection, deployment: Deployment, creator_id: int, unit: CurrencyUnit, minor: int) -> None:
+    """Refuse to take ``minor`` out of a creator's earnings where it would reach into what is held.
+
+    The earnings account is locked first, so two withdrawals at once cannot
+    each find the same free part: the second waits, and sees the first.
+    """
+    earnings = account(connection, creator_id, Purpose.EARNINGS, unit)
+    balance = connection.execute(select(accounts.c.balance).where(accounts.c.id == earnings.id).with_for_update()).scalar_one()
+    parts = [p for p in held_parts(connection, deployment, creator_id, deployment.clock.now()) if p.currency == unit.code]
+    held = sum(part.amount for part in parts)
+    if parts and minor > balance - held:
+        free = unit.format(max(balance - held, 0))
+        raise EarningsHeld(
+            f"{unit.format(held)} of these earnings are held against a chargeback until {min(p.free_on for p in parts):%Y-%m-%d}; "
+            f"{free} can leave now",
+            held=unit.format_amount(held),
+            free_on=min(p.free_on for p in parts).isoformat(),
+        )
 
 
 def _free_on(receipt: Row[Any], posted: list[tuple[str, datetime]], holding: dict[str, int]) -> datetime | None:
@@ -83,7 +109,9 @@ def _recent_receipts(connection: Connection, creator_id: int, since: datetime) -
     )
 
 
-def _card_top_ups(connection: Connection, funders: set[int], holding: dict[str, int]) -> dict[tuple[int, str], list[tuple[str, datetime]]]:
+def _card_top_ups(
+    connection: Connection, funders: set[int], holding: dict[str, int]
+) -> dict[tuple[int, str], list[tuple[str, datetime]]]:
     """When each funder's top-ups through a holding rail reached their wallet, by funder and currency."""
     rows = connection.execute(
         select(top_ups.c.funder_id, top_ups.c.currency, top_ups.c.rail, transactions.c.created_at)

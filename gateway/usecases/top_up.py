@@ -8,7 +8,9 @@ When the provider confirms it, the second phase moves the amount into the
 wallet; when it refuses, the first phase is voided. Whatever is unfinished
 (an answer that never came, a 3-D Secure check, an approval at PayPal) is
 finished by asking the provider again: the same key through the API, the
-janitor (``gateway rails sync``), or a webhook.
+janitor (``gateway rails sync``), or a webhook. A top-up disputed or
+refunded at the provider after it succeeded is clawed back
+(``gateway.usecases.recovery``), and given back if the dispute is won.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from gateway.storage.schema import top_ups
 from gateway.usecases.amounts import positive_amount
 from gateway.usecases.participants import person
 from gateway.usecases.rail_calls import drive, in_thread, major, read, read_row, record
+from gateway.usecases.recovery import claw_back, give_back
 from gateway.usecases.requests import replay
 
 
@@ -106,6 +109,10 @@ def record_top_up(deployment: Deployment, top_up_id: int, outcome: Outcome) -> T
             return {**_confirm(connection, deployment, row, outcome), "next_action": None}
         if outcome.state == PaymentState.FAILED:
             _void(connection, deployment, row)
+        elif row.status == PaymentState.SUCCEEDED:  # disputed, or refunded at the provider: the money went back
+            claw_back(connection, deployment, row)
+        elif row.status == PaymentState.DISPUTED and outcome.state == PaymentState.SUCCEEDED:  # the dispute was won
+            give_back(connection, deployment, row)
         return {"next_action": None}
 
     return as_top_up(deployment, record(deployment, top_ups, top_up_id, outcome, move))

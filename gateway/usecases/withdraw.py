@@ -37,6 +37,7 @@ from gateway.storage.engine import reading, run_in_transaction
 from gateway.storage.rows import insert_row
 from gateway.storage.schema import withdrawals
 from gateway.usecases.amounts import positive_amount
+from gateway.usecases.holds import refuse_held
 from gateway.usecases.participants import person
 from gateway.usecases.rail_calls import drive, in_thread, major, read, read_row, record
 from gateway.usecases.requests import replay
@@ -96,6 +97,7 @@ async def withdraw(
             created_at=deployment.clock.now(),
             updated_at=deployment.clock.now(),
         )
+        refuse_held(connection, deployment, creator_id, unit, minor)
         new_id = insert_row(connection, withdrawals, **values)
         earnings = account(connection, creator_id, Purpose.EARNINGS, unit)
         in_flight = account(connection, creator_id, Purpose.PAYOUT, unit)

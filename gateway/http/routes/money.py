@@ -21,6 +21,7 @@ from gateway.http.schemas import (
 from gateway.rules import CURRENCY, anchored
 from gateway.usecases.budgets import budgets_of, clear_budget, set_budget
 from gateway.usecases.calendar import period as parse_period
+from gateway.usecases.holds import held_earnings
 from gateway.usecases.reports import receipts_of
 from gateway.usecases.statements import (
     balances_of,
@@ -232,6 +233,35 @@ async def post_top_up(call: Call) -> TopUpOut:
 async def refresh_my_top_up(call: Call) -> TopUpOut:
     top_up_of_mine = await call.run(top_up_of, call.deployment, call.me, call.path["top_up_id"])  # 404 for another's
     return top_up_out(call, await refresh_top_up(call.deployment, top_up_of_mine.id))
+
+
+class HeldOut(BaseModel):
+    period: str
+    amount: MoneyJson
+    free_on: dt.datetime = Field(description="from this moment the part may be withdrawn or moved to the wallet")
+
+
+class HeldList(BaseModel):
+    items: list[HeldOut]
+
+
+@router.route(
+    "GET",
+    "/me/earnings/held",
+    "My earnings held against a chargeback, and when each part becomes free",
+    TAG,
+    scope="read",
+    response=HeldList,
+)
+async def my_held_earnings(call: Call) -> HeldList:
+    currencies = call.deployment.currencies
+    parts = await call.run(held_earnings, call.deployment, call.me)
+    return HeldList(
+        items=[
+            HeldOut(period=p.period, amount=money_json(currencies, currencies.money(p.amount, p.currency)), free_on=p.free_on)
+            for p in parts
+        ]
+    )
 
 
 @router.route("GET", "/me/top-ups/{top_up_id}", "One of my top-ups", TAG, scope="read", response=TopUpOut)

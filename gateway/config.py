@@ -346,7 +346,9 @@ def _check_rail_currencies(name: str, codes: object, registry: CurrencyRegistry)
 
 def _check_hold_days(name: str, days: object) -> None:
     if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= MAX_HOLD_DAYS:
-        raise ConfigError(f"rails.{name}.hold_days: expected a whole number of days from 0 to {MAX_HOLD_DAYS}, got {_shown(days)}")
+        raise ConfigError(
+            f"rails.{name}.hold_days: expected a whole number of days from 0 to {MAX_HOLD_DAYS}, got {_shown(days)}"
+        )
 
 
 def _build_rail(entry: EntryPoint, name: str, options: dict[str, Any]) -> None:

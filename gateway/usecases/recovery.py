@@ -53,7 +53,13 @@ def claw_back(connection: Connection, deployment: Deployment, top_up: Row[Any]) 
     posted = post(connection, Entry(Kind.CLAWBACK, tuple(legs), keys.clawback(top_up.id, "taken"), meta=meta), now)
     if parts and not posted.replayed:
         rows = [
-            {"top_up_id": top_up.id, "receipt_id": receipt, "creator_id": creator, "amount": share, "transaction_id": posted.transaction_id}
+            {
+                "top_up_id": top_up.id,
+                "receipt_id": receipt,
+                "creator_id": creator,
+                "amount": share,
+                "transaction_id": posted.transaction_id,
+            }
             for receipt, creator, share in parts
         ]
         connection.execute(insert(recoveries), rows)
@@ -67,7 +73,9 @@ def give_back(connection: Connection, deployment: Deployment, top_up: Row[Any]) 
     if taken is None:
         return
     now = deployment.clock.now()
-    entry = Entry(Kind.CLAWBACK_RETURN, reversed_legs(connection, taken), keys.clawback(top_up.id, "returned"), meta={"top_up": top_up.id})
+    entry = Entry(
+        Kind.CLAWBACK_RETURN, reversed_legs(connection, taken), keys.clawback(top_up.id, "returned"), meta={"top_up": top_up.id}
+    )
     post(connection, entry, now)
     connection.execute(
         update(recoveries).where(recoveries.c.top_up_id == top_up.id, recoveries.c.returned_at.is_(None)).values(returned_at=now)
@@ -81,7 +89,9 @@ def _from_creators(connection: Connection, deployment: Deployment, top_up: Row[A
     spent = _receipts_since(connection, top_up)
     if not spent:
         return []
-    wanted = split(min(amount, sum(left for _, _, left in spent)), [(receipt, left) for receipt, _, left in spent], seed=top_up.id)
+    wanted = split(
+        min(amount, sum(left for _, _, left in spent)), [(receipt, left) for receipt, _, left in spent], seed=top_up.id
+    )
     unit = deployment.currencies.get(top_up.currency)
     room: dict[int, int] = {}
     parts = []
@@ -122,7 +132,9 @@ def _receipts_since(connection: Connection, top_up: Row[Any]) -> list[tuple[int,
 def _refunded_by_us(connection: Connection, top_up_id: int) -> int:
     """What our own refunds already gave back of this top-up (from the wallet): the provider takes no more of it."""
     total = connection.execute(
-        select(func.coalesce(func.sum(refunds.c.amount), 0)).where(refunds.c.top_up_id == top_up_id, refunds.c.status == "succeeded")
+        select(func.coalesce(func.sum(refunds.c.amount), 0)).where(
+            refunds.c.top_up_id == top_up_id, refunds.c.status == "succeeded"
+        )
     ).scalar_one()
     return int(total or 0)
 

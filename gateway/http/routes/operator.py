@@ -280,7 +280,9 @@ async def accounts(call: Call) -> AccountPage:
 
 
 class RefundIn(Model):
-    amount: MoneyJson | None = Field(default=None, description="by default all of the top-up that is still in the funder's wallet")
+    amount: MoneyJson | None = Field(
+        default=None, description="by default all of the top-up that is still in the funder's wallet"
+    )
 
 
 class RefundOut(BaseModel):

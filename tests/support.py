@@ -8,12 +8,13 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from moneyed import Money
 from sqlalchemy import Engine, create_engine, event, text
@@ -30,6 +31,8 @@ from gateway.usecases import top_up as top_up_usecase
 from gateway.usecases import withdraw as withdraw_usecase
 from gateway.usecases.top_up import TopUp
 from gateway.usecases.withdraw import Withdrawal
+
+T = TypeVar("T")
 
 # The PostgreSQL server, and a database on it to connect to for creating and dropping others: each
 # test run makes a database of its own there (``create_run_database``), so that two runs never meet.
@@ -253,10 +256,24 @@ def eur(amount: str) -> Money:
 
 
 def top_up(deployment: Deployment, *args: Any, **kwargs: Any) -> TopUp:
-    """The top-up use case, run to its end from a synchronous test (it is a coroutine: rails are called asynchronously)."""
-    return asyncio.run(top_up_usecase.top_up(deployment, *args, **kwargs))
+    """The top-up use case (a coroutine: rails are called asynchronously), run to its end where a test cannot await it."""
+    return run_to_end(top_up_usecase.top_up(deployment, *args, **kwargs))
 
 
 def withdraw(deployment: Deployment, *args: Any, **kwargs: Any) -> Withdrawal:
-    """The withdrawal use case, run to its end from a synchronous test."""
-    return asyncio.run(withdraw_usecase.withdraw(deployment, *args, **kwargs))
+    """The withdrawal use case, run to its end where a test cannot await it."""
+    return run_to_end(withdraw_usecase.withdraw(deployment, *args, **kwargs))
+
+
+def run_to_end(coroutine: Coroutine[Any, Any, T]) -> T:
+    """A coroutine's result, from a plain function: on a loop of its own, in a thread of its own if this one runs a loop.
+
+    For rails that need nothing of the caller's loop (the sandbox, the scripted rail): one whose provider is a
+    fake served on the test's own loop would wait for it forever; await the use case there instead.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()

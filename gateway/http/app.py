@@ -29,6 +29,7 @@ from gateway.http.keys import (
 )
 from gateway.http.metrics import metrics, metrics_page
 from gateway.http.problems import from_error, problem
+from gateway.http.rail_metrics import measured
 from gateway.http.ratelimit import Limiter, limiter_for
 from gateway.http.routes import install_routes
 from gateway.security import same
@@ -148,6 +149,7 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
         # percent-encoded); aiohttp answers a longer line itself, in plain text, before any middleware.
         handler_args={"max_line_size": 32 * 1024},
     )
+    deployment.rails = measured(deployment.rails, metrics())  # each call to a provider counted and timed
     app[DEPLOYMENT] = deployment
     app[LIMITER] = limiter or limiter_for(deployment.settings.http.redis_url)
     app[SETTLER] = BackgroundSettlement(deployment, progress=metrics().settlement_progress)

@@ -21,6 +21,7 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.deployment import Deployment, open_deployment
 from gateway.http.app import create_app
+from gateway.http.keys import DEPLOYMENT
 from gateway.http.metrics import exporter_app, process_ended, shared_between_processes
 
 
@@ -62,7 +63,7 @@ def with_metrics_port(app: web.Application, exporter: socket.socket) -> None:
     """While ``app`` runs, answer ``/metrics`` to anyone on ``exporter`` (``http.metrics_port``), in the same event loop."""
 
     async def exporting(app: web.Application) -> AsyncIterator[None]:
-        runner = web.AppRunner(exporter_app(), access_log=None)
+        runner = web.AppRunner(exporter_app(app[DEPLOYMENT]), access_log=None)
         await runner.setup()
         await web.SockSite(runner, exporter).start()
         yield

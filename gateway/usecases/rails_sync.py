@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 
 from adapters import IN_FLIGHT
 from gateway.deployment import Deployment
@@ -67,3 +67,15 @@ def in_flight(deployment: Deployment, table: Table) -> list[int]:
     """The ids of a table's payments in flight, oldest first."""
     with reading(deployment.engine) as connection:
         return list(connection.execute(select(table.c.id).where(table.c.status.in_(IN_FLIGHT)).order_by(table.c.id)).scalars())
+
+
+def in_flight_counts(deployment: Deployment) -> dict[tuple[str, str], int]:
+    """How many top-ups, withdrawals and refunds are in each unfinished state (every state named, zeros too)."""
+    counts = {(table.name, state.value): 0 for table in (top_ups, withdrawals, refunds) for state in IN_FLIGHT}
+    with reading(deployment.engine) as connection:
+        for table in (top_ups, withdrawals, refunds):
+            rows = connection.execute(
+                select(table.c.status, func.count()).where(table.c.status.in_(IN_FLIGHT)).group_by(table.c.status)
+            )
+            counts.update({(table.name, status): count for status, count in rows})
+    return counts

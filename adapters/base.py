@@ -1,49 +1,90 @@
 """The interface every rail implements, and their discovery through entry points.
 
-The use cases call a rail outside any database transaction and pass it our
-own id of the operation as its idempotency key, so asking twice is safe:
-that is how an interrupted top-up or withdrawal is driven to its end.
+A rail is a provider's door: money comes in through it (a top-up) and goes
+out through it (a payout). The use cases record each operation, with our own
+id, before they call the rail, and pass that id as the provider's idempotency
+key, so asking twice never moves money twice. A rail answers with an
+``Outcome`` in the words of ``PaymentState``; the use cases, not the rail,
+decide whether the state may follow the one recorded.
+
+Every call that reaches a provider is a coroutine, so the event loop never
+waits on one. A rail may be called from more than one event loop over its
+life (the CLI runs one per command): it keeps nothing bound to a loop
+between calls, or keeps it per loop.
+
+A provider that does not answer (a timeout, a 5xx) makes the rail raise
+``RailUnavailable``: the operation is then unknown, never guessed failed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol
 
+from adapters.states import PaymentState
 from currencies import Rate
 from gateway.config import RAILS_ENTRY_POINTS
 
 
 @dataclass(frozen=True)
-class Charge:
-    """Take ``amount`` minor units of ``currency`` from a funder, into the platform."""
+class TopUpRequest:
+    """Take ``amount`` of ``currency`` from a funder, into the platform."""
 
-    key: str  # idempotency key at the provider: ours, stable across retries
-    funder: str
-    amount: int
+    operation: str  # our id: the provider's idempotency key, and in the object's metadata
+    funder: str  # the funder's handle, for the provider's description
+    amount: Decimal  # exact, in major units: each rail converts through its provider's own minor units
     currency: str
+    return_url: str  # where the provider sends the person back (an approval, a 3-D Secure check)
 
 
 @dataclass(frozen=True)
-class Payout:
-    """Pay ``amount`` minor units of ``currency`` out to a creator."""
+class PayoutRequest:
+    """Pay ``amount`` of ``currency`` out to a creator."""
 
-    key: str
+    operation: str
     creator: str
-    amount: int
+    amount: Decimal
+    currency: str
+    destination: str | None = None  # the creator's account at the provider (a Connect account, a PayPal address)
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Give back ``amount`` of a top-up the provider knows as ``payment``."""
+
+    operation: str
+    payment: str
+    amount: Decimal
     currency: str
 
 
 @dataclass(frozen=True)
-class RailResult:
-    status: Literal["succeeded", "pending", "failed"]
-    reference: str | None = None
-    next_action: dict[str, Any] | None = None  # what the person must do next (a redirect, a client secret)
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+class Outcome:
+    """What the provider says of one operation."""
+
+    state: PaymentState
+    reference: str | None = None  # the provider's id of the object
+    next_action: dict[str, str] | None = None  # {"type": "redirect", "url": …} or {"type": "client_secret", …}
+    error: str | None = None  # why it failed, in words a person can read (never a secret)
+    fee: Decimal | None = None  # what the provider kept of a top-up, in its currency
+
+
+Subject = Literal["top_up", "payout"]  # a refund or a dispute is news of the top-up it concerns
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A provider's notice, verified: a hint to ask the provider again about one operation, never applied as it is."""
+
+    id: str  # the provider's event id: events are de-duplicated on (rail, id)
+    type: str
+    subject: Subject
+    operation: str | None  # our operation id of the payment, from the object's metadata
+    reference: str | None  # the provider's id of the payment (a PaymentIntent, an order, a transfer)
 
 
 class Rail(Protocol):
@@ -55,14 +96,40 @@ class Rail(Protocol):
 
     name: str
 
-    def supports(self, currency: str) -> bool: ...
+    def takes(self, currency: str) -> bool:
+        """Whether funders may top up in ``currency`` through this rail."""
+        ...
 
-    def charge(self, charge: Charge) -> RailResult: ...
+    def pays(self, currency: str) -> bool:
+        """Whether creators may be paid out in ``currency`` through this rail."""
+        ...
 
-    def payout(self, payout: Payout) -> RailResult: ...
+    async def start_top_up(self, request: TopUpRequest) -> Outcome: ...
+
+    async def top_up_state(self, request: TopUpRequest, reference: str | None) -> Outcome:
+        """Ask the provider where a top-up stands; ``reference`` is None where no answer ever came.
+
+        Where the provider can only be asked by its own id, a rail may send
+        ``request`` again under its key: the provider answers with the first result.
+        """
+        ...
+
+    async def start_payout(self, request: PayoutRequest) -> Outcome: ...
+
+    async def payout_state(self, request: PayoutRequest, reference: str | None) -> Outcome: ...
+
+    async def refund(self, request: RefundRequest) -> Outcome: ...
+
+    async def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent | None:
+        """A verified event, None for one of no interest; ``WebhookRefused`` where the signature does not hold."""
+        ...
 
     def rate(self, base: str, quote: str, on: date) -> Rate | None:
         """The provider's own exchange rate, or None to use the deployment's."""
+        ...
+
+    async def close(self) -> None:
+        """Let go of connections (at shutdown)."""
         ...
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.errors import ConfigError
 
-COMMON = frozenset({"currencies"})  # keys every rail's table may have
+COMMON = frozenset({"currencies", "hold_days"})  # keys every rail's table may have, read by the deployment
 
 
 def reject_unknown(rail: str, options: Mapping[str, Any], known: set[str]) -> None:

@@ -29,6 +29,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "default.toml"  # the embedde
 ENV_CONFIG = "GATEWAY_CONFIG"
 ENV_DATABASE_URL = "GATEWAY_DATABASE_URL"
 RAILS_ENTRY_POINTS = "gateway.rails"
+MAX_HOLD_DAYS = 180  # card networks give a cardholder about 120 days to dispute
 
 PeriodLength = Literal["month", "week"]  # how long a deployment's periods are: a month, or an ISO week
 
@@ -210,6 +211,10 @@ class Settings:
         self.currencies.get(code)  # raises CurrencyNotEnabled
         return self.policies[code]
 
+    def hold_days(self, rail: str) -> int:
+        """Days a receipt funded through ``rail`` is held against a chargeback (``rails.<name>.hold_days``)."""
+        return int(self.rails.get(rail, {}).get("hold_days", 0))
+
     @property
     def unspent_account(self) -> str | None:
         return self.unspent.split(":", 1)[1] if self.unspent.startswith("account:") else None
@@ -327,6 +332,7 @@ def _check_rails(rails: dict[str, dict[str, Any]], registry: CurrencyRegistry) -
         if name not in installed:
             raise ConfigError(f"rails.{name}: no such rail is installed (installed: {', '.join(sorted(installed)) or 'none'})")
         _check_rail_currencies(name, options.get("currencies", []), registry)
+        _check_hold_days(name, options.get("hold_days", 0))
         _build_rail(installed[name], name, options)
 
 
@@ -336,6 +342,13 @@ def _check_rail_currencies(name: str, codes: object, registry: CurrencyRegistry)
     for code in codes:
         if code not in registry:
             raise ConfigError(f"rails.{name}.currencies: {code!r} is not among [currencies]")
+
+
+def _check_hold_days(name: str, days: object) -> None:
+    if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= MAX_HOLD_DAYS:
+        raise ConfigError(
+            f"rails.{name}.hold_days: expected a whole number of days from 0 to {MAX_HOLD_DAYS}, got {_shown(days)}"
+        )
 
 
 def _build_rail(entry: EntryPoint, name: str, options: dict[str, Any]) -> None:

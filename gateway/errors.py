@@ -14,6 +14,7 @@ are grouped by cause, so a caller can catch a whole kind (``ValidationError``,
 - ``RateLimited`` (429).
 - ``ConfigError``: the deployment file or the database's schema is wrong; start-up stops.
   ``DatabaseUnreachable``, one of them: the database cannot be connected to.
+- ``RailUnavailable`` (503) and ``RailRefused`` (502): a provider did not answer, or refused what we sent.
 - ``LedgerBreach`` (500): an invariant of the ledger does not hold; never a user's doing.
 
 Nothing below the CLI and HTTP layers formats errors for people.
@@ -56,6 +57,12 @@ class BadRequest(GatewayError):
 
     code = "bad_request"
     status = 400
+
+
+class WebhookRefused(BadRequest):
+    """A provider's webhook whose signature does not hold, or that cannot be read: nothing is applied."""
+
+    code = "webhook_refused"
 
 
 class UnsupportedMediaType(BadRequest):
@@ -197,9 +204,33 @@ class InsufficientFunds(PaymentRequired):
     code = "insufficient_funds"
 
 
+class EarningsHeld(PaymentRequired):
+    """Earnings held against a chargeback cannot leave yet; the error says when the first part becomes free."""
+
+    code = "earnings_held"
+
+
 class RateLimited(GatewayError):
     code = "rate_limited"
     status = 429
+
+
+class RailUnavailable(GatewayError):
+    """A provider did not answer (a timeout, a 5xx, a refused connection): what it did is unknown.
+
+    A rail raises it; the use case records the operation as unknown and the
+    janitor (``gateway rails sync``) asks again later. Never a user's doing.
+    """
+
+    code = "rail_unavailable"
+    status = 503
+
+
+class RailRefused(GatewayError):
+    """A provider refused a call for a reason that asking again will not change (bad credentials, a bad request)."""
+
+    code = "rail_refused"
+    status = 502
 
 
 class LedgerBreach(GatewayError):

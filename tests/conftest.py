@@ -23,6 +23,7 @@ import redis
 
 from gateway.storage.engine import make_engine
 from gateway.storage.migrate import upgrade
+from tests.rail_support import install_scripted_rail, scripted_options
 from tests.support import (
     POSTGRES_SERVER_URL,
     REDIS_URL,
@@ -135,3 +136,23 @@ def deployment_factory(database_url, outbox):
 @pytest.fixture
 def deployment(deployment_factory):
     return deployment_factory()
+
+
+@pytest.fixture(scope="session")
+def scripted_rail_path(tmp_path_factory) -> Path:
+    """The tests' third-party rail package, installed in a folder of this run's and found through its entry point."""
+    return install_scripted_rail(tmp_path_factory.mktemp("scripted-rail"))
+
+
+@pytest.fixture
+def provider(tmp_path) -> Path:
+    """The scripted rail's provider: a folder that outlives the processes that call it."""
+    return tmp_path / "provider"
+
+
+@pytest.fixture
+def railed(deployment_factory, scripted_rail_path, provider):
+    """A deployment with the sandbox and the scripted third-party rail (EUR and JPY)."""
+    data = config()
+    data["rails"]["scripted"] = scripted_options(provider)
+    return deployment_factory(data)

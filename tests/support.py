@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from moneyed import Money
 from sqlalchemy import Engine, create_engine, event, text
@@ -25,6 +27,12 @@ from gateway.deployment import Deployment, open_deployment
 from gateway.storage.engine import make_engine
 from gateway.storage.migrate import upgrade
 from gateway.storage.schema import metadata
+from gateway.usecases import top_up as top_up_usecase
+from gateway.usecases import withdraw as withdraw_usecase
+from gateway.usecases.top_up import TopUp
+from gateway.usecases.withdraw import Withdrawal
+
+T = TypeVar("T")
 
 # The PostgreSQL server, and a database on it to connect to for creating and dropping others: each
 # test run makes a database of its own there (``create_run_database``), so that two runs never meet.
@@ -245,3 +253,27 @@ def make(url: str, data: dict[str, Any] | None = None, moment: datetime = OCTOBE
 
 def eur(amount: str) -> Money:
     return Money(amount, "EUR")
+
+
+def top_up(deployment: Deployment, *args: Any, **kwargs: Any) -> TopUp:
+    """The top-up use case (a coroutine: rails are called asynchronously), run to its end where a test cannot await it."""
+    return run_to_end(top_up_usecase.top_up(deployment, *args, **kwargs))
+
+
+def withdraw(deployment: Deployment, *args: Any, **kwargs: Any) -> Withdrawal:
+    """The withdrawal use case, run to its end where a test cannot await it."""
+    return run_to_end(withdraw_usecase.withdraw(deployment, *args, **kwargs))
+
+
+def run_to_end(coroutine: Coroutine[Any, Any, T]) -> T:
+    """A coroutine's result, from a plain function: on a loop of its own, in a thread of its own if this one runs a loop.
+
+    For rails that need nothing of the caller's loop (the sandbox, the scripted rail): one whose provider is a
+    fake served on the test's own loop would wait for it forever; await the use case there instead.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()

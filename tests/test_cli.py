@@ -24,7 +24,7 @@ def test_demo_runs_a_whole_period_and_checks_the_ledger(tmp_path):
     out = result.stdout
     assert "erin: budget 10.00 EUR, fee 1.00 EUR" in out
     assert out.count("2.25 EUR") >= 6 and "4.50 EUR" in out  # the worked examples
-    assert "bob withdraws 4.00 EUR -> 4.46 USD at 1.1172 (ecb, 2026-10-30): paid" in out
+    assert "bob withdraws 4.00 EUR -> 4.46 USD at 1.1172 (ecb, 2026-10-30): succeeded" in out
     assert "no_means" in out and "own_thing" in out and "below_minimum" in out
     assert "ledger check: every invariant holds" in out
     # The database it leaves passes the standalone check too.

@@ -24,9 +24,8 @@ from gateway.usecases.flattr import Click, flattr, flattr_many
 from gateway.usecases.participants import register_participant
 from gateway.usecases.settlement import batch, settle
 from gateway.usecases.things import register_thing
-from gateway.usecases.top_up import top_up
 from gateway.usecases.transfers import move_earnings, pay
-from tests.support import DECEMBER, NOVEMBER, config
+from tests.support import DECEMBER, NOVEMBER, config, top_up
 
 OCTOBER = parse_period("2026-10", "month")
 

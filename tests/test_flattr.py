@@ -34,7 +34,6 @@ from gateway.usecases.flattr import (
 from gateway.usecases.participants import register_participant
 from gateway.usecases.settlement import settle
 from gateway.usecases.things import register_thing
-from gateway.usecases.top_up import top_up
 from tests.support import (
     NOVEMBER,
     OCTOBER,
@@ -42,6 +41,7 @@ from tests.support import (
     eur,
     impatient_engine,
     is_lock_refusal,
+    top_up,
     wait_for_a_lock_wait,
 )
 

@@ -71,7 +71,7 @@ async def test_fund_flattr_settle_receipts_withdraw(client, deployment, outbox):
     assert receipt["fee"] == money("1.00") and receipt["lines"][0]["share"] == money("9.00")
 
     paid = await (await post(client, "/api/v1/me/withdrawals", artist, {"amount": money("9.00")}, key="w1", expect=201)).json()
-    assert paid["status"] == "paid" and paid["payout"] == money("10.05", "USD")
+    assert paid["status"] == "succeeded" and paid["payout"] == money("10.05", "USD")
     assert paid["rate"]["value"] == "1.1172" and paid["rate"]["date"] == "2026-10-30"
     balances = await (await client.get("/api/v1/me/balances", headers=artist.auth)).json()
     assert {b["purpose"]: b["balance"] for b in balances["items"]}["earnings"] == money("0.00")

@@ -7,13 +7,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import signal
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,33 +18,16 @@ from gateway.mail import outbox_name
 from gateway.storage.engine import make_engine
 from gateway.storage.schema import mail_queue
 from gateway.usecases.identity.signup import sign_up
+from tests.processes import Server, gateway, wait_until
 from tests.support import config, make, write_toml
 
-DEADLINE = 60.0  # seconds any wait here lasts at most
 PASSWORD = "correct horse battery"
-
-
-def gateway(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli.main", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 def deployment_file(path: Path, url: str, mail: dict) -> Path:
     data = config()
     data["rates"].pop("static")  # keys with a "/", which write_toml does not quote; no test here converts
     return write_toml(path, {**data, "database": {"url": url}, "mail": mail})
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(condition, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not after {DEADLINE} s"
-        time.sleep(0.02)
 
 
 def rows(url: str) -> dict[int, object]:
@@ -63,50 +41,6 @@ def rows(url: str) -> dict[int, object]:
 
 def outbox_mail(outbox: Path) -> dict[str, email.message.EmailMessage]:
     return {path.name: email.message_from_bytes(path.read_bytes(), policy=email.policy.default) for path in outbox.glob("*.eml")}
-
-
-class Server:
-    """``gateway serve`` as a real process on a port of 127.0.0.1, its output kept in files."""
-
-    def __init__(self, tmp_path: Path, config_path: Path, name: str) -> None:
-        self.port = free_port()
-        self.log = (tmp_path / f"{name}.out").open("w"), (tmp_path / f"{name}.err").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli.main", "--config", str(config_path), "serve", "--port", str(self.port)],
-            cwd=tmp_path,
-            stdout=self.log[0],
-            stderr=self.log[1],
-        )
-        self.name, self.tmp_path = name, tmp_path
-        wait_until(self.ready, f"{name} answers /readyz")
-
-    def ready(self) -> bool:
-        assert self.process.poll() is None, f"{self.name} stopped: {self.errors()}"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
-
-    def errors(self) -> str:
-        return (self.tmp_path / f"{self.name}.err").read_text()
-
-    def post(self, path: str, body: dict) -> tuple[int, dict]:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/api/v1{path}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.load(answer)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
-        for file in self.log:
-            file.close()
 
 
 def test_serve_killed_while_mail_is_queued_and_in_hand_sends_each_mail_once_after(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from moneyed import Money
 from sqlalchemy import func, select
 
-from adapters import RailResult
+from adapters import Outcome, PaymentState
 from gateway.core.check import check_ledger
 from gateway.errors import (
     BelowMinimum,
@@ -21,9 +21,8 @@ from gateway.errors import (
 )
 from gateway.storage.schema import accounts, transactions, withdrawals
 from gateway.usecases.participants import register_participant
-from gateway.usecases.top_up import complete_top_up, top_up
-from gateway.usecases.withdraw import withdraw
-from tests.support import eur
+from gateway.usecases.top_up import record_top_up
+from tests.support import eur, top_up, withdraw
 
 
 def earnings(deployment, creator, amount="10.00", code="EUR"):
@@ -67,15 +66,18 @@ def test_a_declined_top_up_moves_nothing(deployment):
     result = top_up(deployment, funder, eur("5.13"), "sandbox", key="k")
     assert result.status == "failed" and "declined" in result.error
     assert balance_of(deployment, funder, "wallet") is None
+    assert balance_of(deployment, funder, "incoming") == 0  # in flight, then voided
 
 
-def test_a_pending_top_up_completes_through_its_webhook(deployment):
+def test_a_second_confirmation_of_a_top_up_changes_nothing(deployment):
     funder = register_participant(deployment, "fan")
     done = top_up(deployment, funder, eur("3.00"), "sandbox", key="k")
-    # A second webhook for the same top-up (a provider retry) changes nothing.
-    assert complete_top_up(deployment, done.id, RailResult("succeeded", "ref")).transaction_id == done.transaction_id
+    # A second confirmation of the same top-up (a webhook, a provider retry) moves no money again.
+    again = record_top_up(deployment, done.id, Outcome(PaymentState.SUCCEEDED, "ref"))
+    assert again.transaction_id == done.transaction_id and again.status == "succeeded"
     with deployment.engine.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(transactions)).scalar() == 1
+        assert connection.execute(select(func.count()).select_from(transactions)).scalar() == 2  # in flight, then posted
+    assert balance_of(deployment, funder, "wallet") == 300
 
 
 @pytest.mark.parametrize(
@@ -99,7 +101,7 @@ def test_withdraw_in_the_same_currency(deployment):
     creator = register_participant(deployment, "artist")
     earnings(deployment, creator, "10.00")
     result = withdraw(deployment, creator, eur("4.00"), "sandbox", key="w1")
-    assert result.status == "paid" and result.payout == eur("4.00")
+    assert result.status == "succeeded" and result.payout == eur("4.00")
     assert balance_of(deployment, creator, "earnings") == 600
     assert balance_of(deployment, creator, "payout") == 0
 

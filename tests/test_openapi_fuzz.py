@@ -23,8 +23,7 @@ from gateway.usecases.identity.roles import set_role
 from gateway.usecases.identity.tokens import create_access_token
 from gateway.usecases.participants import register_participant
 from gateway.usecases.things import register_thing
-from gateway.usecases.top_up import top_up
-from tests.support import eur
+from tests.support import eur, top_up
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"

@@ -25,8 +25,7 @@ from gateway.usecases.settlement import settle
 from gateway.usecases.settlement.prepare import prepare
 from gateway.usecases.subscriptions import cancel, subscribe
 from gateway.usecases.things import register_thing
-from gateway.usecases.top_up import top_up
-from tests.support import DECEMBER, NOVEMBER, config, eur
+from tests.support import DECEMBER, NOVEMBER, config, eur, top_up
 
 OCTOBER = parse_period("2026-10", "month")
 

@@ -26,10 +26,9 @@ from gateway.storage.schema import top_ups, transactions
 from gateway.usecases import transfers
 from gateway.usecases.identity.roles import freeze
 from gateway.usecases.participants import register_participant
-from gateway.usecases.top_up import top_up
 from gateway.usecases.transfers import move_earnings, pay
 from tests.http_support import member
-from tests.support import config, eur
+from tests.support import config, eur, top_up
 from tests.test_concurrency import all_at_once
 from tests.test_money_flows import balance_of, earnings
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import logging
 import os
@@ -22,6 +23,7 @@ from gateway.usecases.identity.principal import MEMBER, OPERATOR
 from gateway.usecases.identity.roles import cli_actor, set_role_by_handle
 from gateway.usecases.mail_queue import deliver_due, queue_counts
 from gateway.usecases.operator import CHECKS, verify_ledger
+from gateway.usecases.rails_sync import SyncReport, sync
 from gateway.usecases.reports import PeriodReport, period_report
 from gateway.usecases.settlement import settle as run_settle
 
@@ -137,6 +139,29 @@ def mail_send(settings: Settings, args: argparse.Namespace) -> int:
         f"{waiting['queued'] + waiting['sending']} waiting in the queue, {waiting['failed']} failed in all"
     )
     return 0
+
+
+def rails_sync(settings: Settings, args: argparse.Namespace) -> int:
+    """The janitor, once: exit 1 where a payment could not be asked about (its rail no longer enabled, say)."""
+    deployment = _deployment(settings)
+    try:
+        report = asyncio.run(_sync_and_close(deployment))
+    finally:
+        deployment.close()
+    for what, counts in (("top-ups", report.top_ups), ("withdrawals", report.withdrawals), ("refunds", report.refunds)):
+        states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "none in flight"
+        print(f"{what}: {states}")
+    for line in report.errors:
+        print(f"gateway: {line}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+async def _sync_and_close(deployment: Deployment) -> SyncReport:
+    try:
+        return await sync(deployment)
+    finally:
+        for rail in deployment.rails.values():
+            await rail.close()
 
 
 def currencies(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ the demo prints the same story every time, whatever today is.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime
 from functools import partial
@@ -84,7 +85,7 @@ def _story(deployment: Deployment, clock: FixedClock) -> None:
     say("creators registered 5 things; 4 funders signed up")
 
     for handle, amount in [("erin", "20.00"), ("frank", "10.00"), ("grace", "5.00")]:
-        topped = top_up(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-top-up-{handle}")
+        topped = asyncio.run(top_up(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-top-up-{handle}"))
         say(f"{handle} tops up {money_text(deployment.currencies, topped.amount)} through the sandbox rail: {topped.status}")
     set_budget(deployment, ids["erin"], eur("10.00"))
     set_budget(deployment, ids["frank"], eur("10.00"))
@@ -110,7 +111,7 @@ def _story(deployment: Deployment, clock: FixedClock) -> None:
         except GatewayError as error:
             say(f"{label}: refused, {error.code} ({error.message})")
 
-    declined = top_up(deployment, ids["erin"], eur("5.13"), "sandbox", key="demo-declined")
+    declined = asyncio.run(top_up(deployment, ids["erin"], eur("5.13"), "sandbox", key="demo-declined"))
     say(f"erin tops up 5.13 EUR: {declined.status} ({declined.error}); nothing moved")
 
     clock.set(AFTER)
@@ -134,7 +135,7 @@ def _story(deployment: Deployment, clock: FixedClock) -> None:
     say("\ncreators withdraw:")
     for handle, amount in [("bob", "4.00"), ("alice", "4.00"), ("dave", "2.25"), ("carol", "0.50")]:
         try:
-            result = withdraw(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-withdraw-{handle}")
+            result = asyncio.run(withdraw(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-withdraw-{handle}"))
             rate = (
                 f" at {result.rate.value:.4f} ({result.rate.source}, {result.rate.on})"
                 if result.rate.base != result.rate.quote

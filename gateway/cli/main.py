@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         "send", help="send the mail that is due, print how many, and exit (for cron; `gateway serve` sends it too)"
     ).set_defaults(run=commands.mail_send)
 
+    rails = sub.add_parser("rails", help="the rails (card, PayPal, …)")
+    rails_sub = rails.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    rails_sub.add_parser(
+        "sync", help="ask the providers about every top-up and payout in flight, and record what they say (safe from cron)"
+    ).set_defaults(run=commands.rails_sync)
+
     serve = sub.add_parser("serve", help="serve the JSON API (/api/v1) over HTTP")
     serve.add_argument("--host", help="address to bind (default: [http] host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: [http] port, 8080)")

@@ -41,11 +41,15 @@ class Purpose(StrEnum):
     FUND = "fund"
     OUTSIDE = "outside"
     EXCHANGE = "exchange"
+    INCOMING = "incoming"  # a funder's top-ups that the provider has not confirmed yet
+    OUTGOING = "outgoing"  # a funder's refunds that the provider has not confirmed yet
+    PROVIDER_FEE = "provider_fee"  # the platform's: what providers kept of top-ups (a cost, so below zero)
+    LOSS = "loss"  # the platform's: what a dispute took back that no creator's earnings could give (below zero)
 
 
 PLATFORM = "platform"  # the system participant that owns the fee accounts
 EXCHANGE = "exchange"  # the one that owns the exchange accounts
-UNBOUNDED = frozenset({Purpose.OUTSIDE, Purpose.EXCHANGE})
+UNBOUNDED = frozenset({Purpose.OUTSIDE, Purpose.EXCHANGE, Purpose.PROVIDER_FEE, Purpose.LOSS})
 
 
 def rail_participant(rail: str) -> str:

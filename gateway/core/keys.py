@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-WithdrawalPhase = Literal["reserve", "paid", "void"]
+TopUpPhase = Literal["pending", "post", "void", "fee"]
+WithdrawalPhase = Literal["reserve", "paid", "void", "returned"]
+RefundPhase = Literal["reserve", "paid", "void"]
 
 
 def settlement(period: str, funder_id: int, currency: str) -> str:
@@ -24,9 +26,9 @@ def demurrage(period: str, currency: str) -> str:
     return f"demurrage:{period}:{currency}"
 
 
-def top_up(top_up_id: int) -> str:
-    """A top-up, at the rail and in the ledger."""
-    return f"top_up:{top_up_id}"
+def top_up(top_up_id: int, phase: TopUpPhase | None = None) -> str:
+    """A top-up at the rail (no phase), or one phase of its two-phase transfer in the ledger."""
+    return f"top_up:{top_up_id}" + (f":{phase}" if phase else "")
 
 
 def withdrawal(withdrawal_id: int, phase: WithdrawalPhase | None = None) -> str:
@@ -47,6 +49,24 @@ def payment(payer_id: int, request: str) -> str:
 def _digest(request: str) -> str:
     """A request's key, digested: any key of up to 200 characters still fits the ledger's column with our prefix."""
     return hashlib.sha256(request.encode()).hexdigest()
+
+
+def refund(refund_id: int, phase: RefundPhase | None = None) -> str:
+    """An operator's refund of a top-up at the rail (no phase), or one phase of it in the ledger."""
+    return f"refund:{refund_id}" + (f":{phase}" if phase else "")
+
+
+def clawback(top_up_id: int, phase: Literal["taken", "returned"]) -> str:
+    """What a dispute or an outside refund took back of a top-up, or gave back when the dispute was won."""
+    return f"clawback:{top_up_id}:{phase}"
+
+
+def operation_of(key: str) -> tuple[Literal["top_up", "withdrawal"], int] | None:
+    """The payment a rail's operation id names (``top_up:12``, ``withdrawal:7``), as a provider echoes it back."""
+    kind, _, number = key.partition(":")
+    if kind not in ("top_up", "withdrawal") or not (number.isascii() and number.isdigit()):
+        return None
+    return ("top_up" if kind == "top_up" else "withdrawal"), int(number)
 
 
 def client(caller: str, header: str) -> str:

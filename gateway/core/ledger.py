@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.core.digest import digest
 from gateway.errors import IdempotencyKeyReused, InsufficientFunds
 from gateway.storage.bulk import bulk_insert, bulk_update_balances, reserve_ids
-from gateway.storage.schema import postings, transactions
+from gateway.storage.schema import accounts, postings, transactions
 
 FLOOR_CONSTRAINT = "ck_accounts_floor"
 TRANSACTION_COLUMNS = ("id", "kind", "idempotency_key", "request_hash", "period", "meta", "created_at")
@@ -40,7 +40,10 @@ POSTING_COLUMNS = ("transaction_id", "account_id", "amount")
 class Kind(StrEnum):
     """What moved money: each transaction says which of these it is."""
 
-    TOP_UP = "top_up"  # outside -> wallet
+    TOP_UP_PENDING = "top_up_pending"  # outside -> incoming (asked of the provider: money in flight)
+    TOP_UP = "top_up"  # incoming -> wallet (the provider confirmed it; before rails were two-phase: outside -> wallet)
+    TOP_UP_VOID = "top_up_void"  # incoming -> outside (the provider said no)
+    PROVIDER_FEE = "provider_fee"  # provider_fee -> outside: what the provider kept of a top-up, paid by the platform
     SETTLEMENT = "settlement"  # wallet -> earnings (wallets, without an outside world), fee, fund
     DEMURRAGE = "demurrage"  # wallets and earnings -> fund
     WITHDRAWAL_RESERVE = "withdrawal_reserve"  # earnings -> payout (money in flight)
@@ -48,6 +51,12 @@ class Kind(StrEnum):
     WITHDRAWAL_VOID = "withdrawal_void"  # payout -> earnings
     EARNINGS_MOVE = "earnings_move"  # earnings -> wallet, the same creator's
     PAYMENT = "payment"  # wallet -> wallet, one member to another, in a currency without an outside world
+    REFUND_RESERVE = "refund_reserve"  # wallet -> outgoing (a refund asked of the provider: money in flight)
+    REFUND = "refund"  # outgoing -> outside (the provider gave it back to the funder)
+    REFUND_VOID = "refund_void"  # outgoing -> wallet (the provider refused the refund)
+    CLAWBACK = "clawback"  # wallet, creators' earnings, loss -> outside: a dispute or an outside refund took a top-up back
+    CLAWBACK_RETURN = "clawback_return"  # the same, backwards: the dispute was won
+    WITHDRAWAL_RETURN = "withdrawal_return"  # outside -> earnings, through the exchange: a paid payout came back
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,17 @@ def find_by_key(connection: Connection, key: str) -> tuple[int, str | None] | No
         select(transactions.c.id, transactions.c.request_hash).where(transactions.c.idempotency_key == key)
     ).first()
     return (row.id, row.request_hash) if row else None
+
+
+def reversed_legs(connection: Connection, transaction_id: int) -> tuple[Leg, ...]:
+    """A posted transaction's legs, backwards: the ledger is append-only, so a correction is a new transaction of these."""
+    rows = connection.execute(
+        select(accounts, postings.c.amount)
+        .join(postings, postings.c.account_id == accounts.c.id)
+        .where(postings.c.transaction_id == transaction_id)
+        .order_by(postings.c.id)
+    )
+    return tuple(Leg(Account(row.id, row.owner_id, row.purpose, row.currency, row.floor), -row.amount) for row in rows)
 
 
 def post(connection: Connection, entry: Entry, now: datetime) -> Posted:

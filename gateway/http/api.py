@@ -54,12 +54,26 @@ class Call:
         return self.principal
 
     @property
+    def key(self) -> str:
+        """The caller's ``Idempotency-Key``, which an idempotent route cannot be called without."""
+        if self.idempotency_key is None:
+            raise BadRequest("send an Idempotency-Key header")
+        return self.idempotency_key
+
+    @property
     def me(self) -> int:
         return self.caller.participant_id
 
     async def batched(self, work: Callable[[Deployment, list[Item]], Sequence[Any]], item: Item) -> Any:
         """The use case ``work`` for ``item``, in one batch with the calls that arrive meanwhile (a group commit)."""
         return await self.request.app[BATCHES].submit(work, item)
+
+    async def raw_body(self) -> bytes:
+        """The body's bytes as they came, for a route that checks a signature over them (a provider's webhook)."""
+        raw = await _read_body(self.request)
+        if len(raw) > MAX_BODY:
+            raise BadRequest(f"the body is over {MAX_BODY} bytes")
+        return raw
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking use-case code (database, rails) off the event loop."""

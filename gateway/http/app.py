@@ -30,6 +30,7 @@ from gateway.http.keys import (
 )
 from gateway.http.metrics import metrics, metrics_page
 from gateway.http.problems import from_error, problem
+from gateway.http.rail_metrics import measured
 from gateway.http.ratelimit import Limiter, limiter_for
 from gateway.http.routes import install_routes
 from gateway.security import same
@@ -154,6 +155,7 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
         # percent-encoded); aiohttp refuses a longer line itself, before any middleware (``gateway.http.runner`` answers).
         handler_args={"max_line_size": 32 * 1024},
     )
+    deployment.rails = measured(deployment.rails, metrics())  # each call to a provider counted and timed
     app[DEPLOYMENT] = deployment
     app[LIMITER] = limiter or limiter_for(deployment.settings.http.redis_url)
     app[SETTLER] = BackgroundSettlement(deployment, progress=metrics().settlement_progress)
@@ -180,7 +182,12 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
     async def close_limiter(app: web.Application) -> None:
         await app[LIMITER].close()
 
+    async def close_rails(app: web.Application) -> None:
+        for rail in app[DEPLOYMENT].rails.values():
+            await rail.close()
+
     app.on_cleanup.append(close_limiter)
+    app.on_cleanup.append(close_rails)
     app.cleanup_ctx.append(_executor)
     app.cleanup_ctx.append(_settlement_thread)
     app.cleanup_ctx.append(mailing.mail_worker)  # the thread that sends the queued mail (gateway/http/mailing.py)

@@ -2,8 +2,9 @@
 
 What is counted: requests and their latency by route template and status
 (``measure``), flattrs accepted and refused by problem type, the sizes of
-the group-commit batches by use case, and the progress of the settlement
-this process runs. ``/metrics`` answers an operator's token
+the group-commit batches by use case, the progress of the settlement
+this process runs, the calls to the rails' providers by outcome and their
+latency (``gateway.http.rail_metrics``), and the payments in flight by state. ``/metrics`` answers an operator's token
 (``metrics_page``); with ``http.metrics_port`` set, ``serve`` also answers
 it on that port to anyone (``exporter_app``), for a Prometheus on a private
 network.
@@ -32,9 +33,11 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from gateway.deployment import Deployment
 from gateway.errors import Forbidden, Unauthorized
-from gateway.http.keys import PRINCIPAL
+from gateway.http.keys import DEPLOYMENT, PRINCIPAL
 from gateway.usecases.identity.principal import OPERATOR
+from gateway.usecases.rails_sync import in_flight_counts
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -83,6 +86,22 @@ class Metrics:
             "Budgets left for this process's settlement run to settle, by period",
             ("period",),
             multiprocess_mode="liveall",
+        )
+        rail = ("rail", "call")
+        self.rail_calls = Counter(
+            "gateway_rail_calls", "Calls to a rail's provider, by rail, call and outcome", (*rail, "outcome")
+        )
+        self.rail_latency = Histogram(
+            "gateway_rail_call_duration_seconds",
+            "Time a rail's provider took to answer, by rail and call",
+            rail,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.in_flight = Gauge(
+            "gateway_payments_in_flight",
+            "Top-ups, withdrawals and refunds not finished, by kind and state (unknown: the janitor must ask)",
+            ("kind", "state"),
+            multiprocess_mode="max",  # every process reads the same database: any one's count is the count
         )
         self.registry: CollectorRegistry = _multiprocess_registry() if os.environ.get(MULTIPROC_DIR) else REGISTRY
         self._accepted = self.flattrs_accepted.inc
@@ -139,6 +158,15 @@ class Metrics:
         self.settled.labels(period).set(settled)
         self.to_settle.labels(period).set(total - settled)
 
+    def rail_call(self, rail: str, call: str, outcome: str, seconds: float) -> None:
+        """One call to a provider: ``outcome`` a payment state, or the error's code (``rail_unavailable``…)."""
+        self.rail_calls.labels(rail, call, outcome).inc()
+        self.rail_latency.labels(rail, call).observe(seconds)
+
+    def payments_in_flight(self, counts: dict[tuple[str, str], int]) -> None:
+        for (kind, state), count in counts.items():
+            self.in_flight.labels(kind, state).set(count)
+
     def text(self) -> bytes:
         """The exposition of every metric; in multiprocess mode, of every process of this run."""
         from prometheus_client import generate_latest
@@ -162,10 +190,11 @@ def _multiprocess_registry() -> CollectorRegistry:
     return registry
 
 
-async def _exposition(request: web.Request) -> web.Response:
+async def _exposition(deployment: Deployment) -> web.Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    # Reading every process's files is blocking work: off the event loop, as the database's is.
+    # Counting the payments in flight and reading every process's files are blocking work: off the event loop.
+    metrics().payments_in_flight(await asyncio.to_thread(in_flight_counts, deployment))
     body = await asyncio.to_thread(metrics().text)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -179,13 +208,17 @@ async def metrics_page(request: web.Request) -> web.Response:
         raise Forbidden("this needs the operator role")
     if OPERATOR not in principal.scopes:
         raise Forbidden(f"this token lacks the scope {OPERATOR!r}", scope=OPERATOR)
-    return await _exposition(request)
+    return await _exposition(request.app[DEPLOYMENT])
 
 
-def exporter_app() -> web.Application:
+def exporter_app(deployment: Deployment) -> web.Application:
     """``/metrics`` alone, to anyone: for ``http.metrics_port``, a port that only a private network reaches."""
+
+    async def exposition(request: web.Request) -> web.Response:
+        return await _exposition(deployment)
+
     app = web.Application()
-    app.router.add_get("/metrics", _exposition)
+    app.router.add_get("/metrics", exposition)
     return app
 
 

@@ -23,6 +23,7 @@ from gateway import logs
 from gateway.config import Settings
 from gateway.deployment import Deployment, open_deployment
 from gateway.http.app import create_app
+from gateway.http.keys import DEPLOYMENT
 from gateway.http.metrics import exporter_app, process_ended, shared_between_processes
 from gateway.http.runner import GatewayRunner
 
@@ -67,7 +68,7 @@ def with_metrics_port(app: web.Application, exporter: socket.socket) -> None:
     """While ``app`` runs, answer ``/metrics`` to anyone on ``exporter`` (``http.metrics_port``), in the same event loop."""
 
     async def exporting(app: web.Application) -> AsyncIterator[None]:
-        runner = GatewayRunner(exporter_app())
+        runner = GatewayRunner(exporter_app(app[DEPLOYMENT]))
         await runner.setup()
         await web.SockSite(runner, exporter).start()
         yield

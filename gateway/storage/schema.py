@@ -385,7 +385,7 @@ top_ups = Table(
     Column("rail", String(32), nullable=False),
     Column("currency", Code, nullable=False),
     Column("amount", Minor, nullable=False),
-    Column("status", String(12), nullable=False),  # pending | succeeded | failed
+    Column("status", String(20), nullable=False),  # a PaymentState
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("request_hash", String(64), nullable=False),
     Column("rail_reference", String(200)),
@@ -393,6 +393,8 @@ top_ups = Table(
     Column("error", String(500)),
     Column("transaction_id", Id, ForeignKey("transactions.id")),
     Column("created_at", Timestamp, nullable=False),
+    Column("fee", Minor),  # what the provider kept, once it said
+    Column("updated_at", Timestamp),
     CheckConstraint("amount > 0", name="positive"),
 )
 
@@ -409,11 +411,57 @@ withdrawals = Table(
     Column("rate", String(40), nullable=False),
     Column("rate_date", Date, nullable=False),
     Column("rate_source", String(32), nullable=False),
-    Column("status", String(12), nullable=False),  # pending | paid | failed
+    Column("status", String(20), nullable=False),  # a PaymentState
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("request_hash", String(64), nullable=False),
     Column("rail_reference", String(200)),
     Column("error", String(500)),
     Column("created_at", Timestamp, nullable=False),
+    Column("destination", String(200)),  # the creator's account at the provider, as it was when asked
+    Column("updated_at", Timestamp),
     CheckConstraint("amount > 0", name="positive"),
+)
+
+rail_events = Table(
+    "rail_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("rail", String(32), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("received_at", Timestamp, nullable=False),
+    Column("applied_at", Timestamp),  # None until the operation it names was asked about and recorded
+    UniqueConstraint("rail", "event_id"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("top_up_id", Id, ForeignKey("top_ups.id"), nullable=False),
+    Column("operator_id", Id, ForeignKey("participants.id"), nullable=False),
+    Column("amount", Minor, nullable=False),
+    Column("status", String(20), nullable=False),  # a PaymentState
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("rail_reference", String(200)),
+    Column("error", String(500)),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp),
+    CheckConstraint("amount > 0", name="positive"),
+)
+
+recoveries = Table(
+    "recoveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("top_up_id", Id, ForeignKey("top_ups.id"), nullable=False),
+    Column("receipt_id", Id, ForeignKey("receipts.id"), nullable=False),
+    Column("creator_id", Id, nullable=False),
+    Column("amount", Minor, nullable=False),  # taken back from the creator's earnings for this receipt
+    Column("transaction_id", Id, ForeignKey("transactions.id"), nullable=False),
+    Column("returned_at", Timestamp),  # the dispute was won: given back
+    CheckConstraint("amount > 0", name="positive"),
+    Index("ix_recoveries_receipt_id", "receipt_id"),
+    Index("ix_recoveries_top_up_id", "top_up_id"),
 )

@@ -4,7 +4,10 @@ A two-phase transfer, as in TigerBeetle: the amount is first reserved (moved
 from earnings to the creator's ``payout`` account, money in flight), then
 either paid (to the rail's outside account, through the exchange if the
 currency changes) or voided (back to earnings). The rate is fixed and
-recorded when the withdrawal is requested.
+recorded when the withdrawal is requested. A payout that the provider gives
+back after it was paid (a reversed transfer, a returned PayPal payout) goes
+back to earnings at the same rate. As with top-ups, whatever is unfinished is
+finished by asking the provider again, under the same key.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from moneyed import Money
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row
 
-from adapters import Payout, RailResult
+from adapters import IN_FLIGHT, Outcome, PaymentState, PayoutRequest, Rail
 from currencies import Rate, convert
 from gateway.core import keys
 from gateway.core.accounts import (
@@ -28,14 +31,15 @@ from gateway.core.accounts import (
 )
 from gateway.core.digest import digest
 from gateway.core.ledger import Entry, Kind, Leg, post
-from gateway.core.states import WithdrawalStatus
 from gateway.deployment import Deployment
 from gateway.errors import BelowMinimum, CurrencyNotEnabled, ValidationError
-from gateway.storage.engine import run_in_transaction
+from gateway.storage.engine import reading, run_in_transaction
 from gateway.storage.rows import insert_row
 from gateway.storage.schema import withdrawals
 from gateway.usecases.amounts import positive_amount
+from gateway.usecases.holds import refuse_held
 from gateway.usecases.participants import person
+from gateway.usecases.rail_calls import drive, in_thread, major, read, read_row, record
 from gateway.usecases.requests import replay
 
 
@@ -52,7 +56,7 @@ class Withdrawal:
     error: str | None
 
 
-def withdraw(
+async def withdraw(
     deployment: Deployment, creator_id: int, amount: Money, rail_name: str, key: str, payout_currency: str | None = None
 ) -> Withdrawal:
     unit, minor = positive_amount(deployment, amount)
@@ -64,13 +68,13 @@ def withdraw(
         {"creator": creator_id, "rail": rail_name, "currency": unit.code, "amount": minor, "payout": payout_currency}
     )
 
-    def reserve(connection: Connection) -> tuple[Row[Any], str]:
+    def reserve(connection: Connection) -> Row[Any]:
         creator = person(connection, creator_id)
         existing = replay(connection, withdrawals, key, request)
         if existing is not None:
-            return existing, creator.handle
+            return existing
         target = deployment.currencies.get(payout_currency or creator.preferred_currency or unit.code)
-        if not rail.supports(target.code):
+        if not rail.pays(target.code):
             raise CurrencyNotEnabled(f"the rail {rail_name!r} does not pay out {target.code}", currency=target.code)
         today = deployment.clock.now().date()
         rate = rail.rate(unit.code, target.code, today) or deployment.rates.rate(unit.code, target.code, today)
@@ -87,11 +91,13 @@ def withdraw(
             rate=str(rate.value),
             rate_date=rate.on,
             rate_source=rate.source,
-            status=WithdrawalStatus.PENDING,
+            status=PaymentState.CREATED,
             idempotency_key=key,
             request_hash=request,
             created_at=deployment.clock.now(),
+            updated_at=deployment.clock.now(),
         )
+        refuse_held(connection, deployment, creator_id, unit, minor)
         new_id = insert_row(connection, withdrawals, **values)
         earnings = account(connection, creator_id, Purpose.EARNINGS, unit)
         in_flight = account(connection, creator_id, Purpose.PAYOUT, unit)
@@ -101,60 +107,93 @@ def withdraw(
             idempotency_key=keys.withdrawal(new_id, "reserve"),
         )
         post(connection, entry, deployment.clock.now())
-        return connection.execute(select(withdrawals).where(withdrawals.c.id == new_id)).one(), creator.handle
+        return read_row(connection, withdrawals, new_id)
 
-    row, handle = run_in_transaction(deployment.engine, reserve)
-    if row.status != WithdrawalStatus.PENDING:
+    row = await in_thread(run_in_transaction, deployment.engine, reserve)
+    if row.status not in IN_FLIGHT:
         return as_withdrawal(deployment, row)
-    result = rail.payout(
-        Payout(key=keys.withdrawal(row.id), creator=handle, amount=row.payout_amount, currency=row.payout_currency)
+    return await _drive(deployment, rail, row.id)
+
+
+async def refresh_withdrawal(deployment: Deployment, withdrawal_id: int) -> Withdrawal:
+    """Ask the provider where a payout stands, and record it (the janitor, a webhook)."""
+    row = await in_thread(read, deployment, withdrawals, withdrawal_id)
+    return await _drive(deployment, deployment.rail(row.rail), withdrawal_id)
+
+
+async def _drive(deployment: Deployment, rail: Rail, withdrawal_id: int) -> Withdrawal:
+    row = await in_thread(read, deployment, withdrawals, withdrawal_id)
+    request = await in_thread(_request_of, deployment, row)
+    outcome = await drive(lambda: rail.start_payout(request), lambda: rail.payout_state(request, row.rail_reference), row)
+    return await in_thread(record_withdrawal, deployment, withdrawal_id, outcome)
+
+
+def record_withdrawal(deployment: Deployment, withdrawal_id: int, outcome: Outcome) -> Withdrawal:
+    """Pay, void or give back a withdrawal, as the provider said; a move the state machine forbids changes nothing."""
+
+    def move(connection: Connection, row: Row[Any], outcome: Outcome) -> dict[str, Any]:
+        entry = _entry_for(connection, deployment, row, PaymentState(outcome.state))
+        if entry is not None:
+            post(connection, entry, deployment.clock.now())
+        return {}
+
+    return as_withdrawal(deployment, record(deployment, withdrawals, withdrawal_id, outcome, move))
+
+
+def _entry_for(connection: Connection, deployment: Deployment, row: Row[Any], new: PaymentState) -> Entry | None:
+    """The ledger's side of a move: paid, voided, or given back after it was paid; nothing for the others."""
+    if new == PaymentState.SUCCEEDED and row.status in IN_FLIGHT:
+        return _paid_entry(connection, deployment, row)
+    if new == PaymentState.FAILED:
+        return _void_entry(connection, deployment, row)
+    if new == PaymentState.REFUNDED:
+        return _returned_entry(connection, deployment, row)
+    return None
+
+
+def _request_of(deployment: Deployment, row: Row[Any]) -> PayoutRequest:
+    with reading(deployment.engine) as connection:
+        handle = person(connection, row.creator_id).handle
+    return PayoutRequest(
+        operation=keys.withdrawal(row.id),
+        creator=handle,
+        amount=major(deployment.currencies.get(row.payout_currency), row.payout_amount),
+        currency=row.payout_currency,
+        destination=row.destination,
     )
-    return complete_withdrawal(deployment, row.id, result)
-
-
-def complete_withdrawal(deployment: Deployment, withdrawal_id: int, result: RailResult) -> Withdrawal:
-    """Pay or void a reserved withdrawal, as the rail said (also for a provider's webhook)."""
-
-    def record(connection: Connection) -> Row[Any]:
-        row = connection.execute(select(withdrawals).where(withdrawals.c.id == withdrawal_id).with_for_update()).one()
-        if row.status != WithdrawalStatus.PENDING or result.status == "pending":
-            return row
-        now = deployment.clock.now()
-        entry = (
-            _paid_entry(connection, deployment, row) if result.status == "succeeded" else _void_entry(connection, deployment, row)
-        )
-        post(connection, entry, now)
-        status = WithdrawalStatus.PAID if result.status == "succeeded" else WithdrawalStatus.FAILED
-        error = None if status == WithdrawalStatus.PAID else (result.error or "refused by the rail")[:500]
-        connection.execute(
-            update(withdrawals)
-            .where(withdrawals.c.id == withdrawal_id)
-            .values(status=status, rail_reference=result.reference, error=error)
-        )
-        return connection.execute(select(withdrawals).where(withdrawals.c.id == withdrawal_id)).one()
-
-    return as_withdrawal(deployment, run_in_transaction(deployment.engine, record))
 
 
 def _paid_entry(connection: Connection, deployment: Deployment, row: Row[Any]) -> Entry:
+    in_flight = account(connection, row.creator_id, Purpose.PAYOUT, deployment.currencies.get(row.currency))
+    legs, meta = _out_through_rail(connection, deployment, row)
+    return Entry(Kind.WITHDRAWAL, (Leg(in_flight, -row.amount), *legs), keys.withdrawal(row.id, "paid"), meta=meta)
+
+
+def _returned_entry(connection: Connection, deployment: Deployment, row: Row[Any]) -> Entry:
+    """The paid entry run backwards, into earnings: at the recorded rate, so the creator gets back what left."""
+    earnings = account(connection, row.creator_id, Purpose.EARNINGS, deployment.currencies.get(row.currency))
+    legs, meta = _out_through_rail(connection, deployment, row)
+    back = tuple(Leg(leg.account, -leg.amount) for leg in legs)
+    return Entry(Kind.WITHDRAWAL_RETURN, (Leg(earnings, row.amount), *back), keys.withdrawal(row.id, "returned"), meta=meta)
+
+
+def _out_through_rail(connection: Connection, deployment: Deployment, row: Row[Any]) -> tuple[list[Leg], dict[str, Any]]:
+    """The legs that take ``row.amount`` to the rail's outside account, through the exchange if the currency changes."""
     now = deployment.clock.now()
     source = deployment.currencies.get(row.currency)
     target = deployment.currencies.get(row.payout_currency)
-    in_flight = account(connection, row.creator_id, Purpose.PAYOUT, source)
     outside = account(connection, system_participant(connection, rail_participant(row.rail), now), Purpose.OUTSIDE, target)
-    legs = [Leg(in_flight, -row.amount)]
-    meta = {"rail": row.rail, "withdrawal": row.id}
+    meta: dict[str, Any] = {"rail": row.rail, "withdrawal": row.id}
     if source.code == target.code:
-        legs.append(Leg(outside, row.amount))
-    else:
-        exchange = system_participant(connection, EXCHANGE, now)
-        legs += [
-            Leg(account(connection, exchange, Purpose.EXCHANGE, source), row.amount),
-            Leg(account(connection, exchange, Purpose.EXCHANGE, target), -row.payout_amount),
-            Leg(outside, row.payout_amount),
-        ]
-        meta.update(rate=row.rate, rate_date=row.rate_date.isoformat(), rate_source=row.rate_source)
-    return Entry(kind=Kind.WITHDRAWAL, legs=tuple(legs), idempotency_key=keys.withdrawal(row.id, "paid"), meta=meta)
+        return [Leg(outside, row.amount)], meta
+    exchange = system_participant(connection, EXCHANGE, now)
+    legs = [
+        Leg(account(connection, exchange, Purpose.EXCHANGE, source), row.amount),
+        Leg(account(connection, exchange, Purpose.EXCHANGE, target), -row.payout_amount),
+        Leg(outside, row.payout_amount),
+    ]
+    meta.update(rate=row.rate, rate_date=row.rate_date.isoformat(), rate_source=row.rate_source)
+    return legs, meta
 
 
 def _void_entry(connection: Connection, deployment: Deployment, row: Row[Any]) -> Entry:

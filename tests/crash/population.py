@@ -23,8 +23,7 @@ from gateway.usecases.flattr import flattr
 from gateway.usecases.participants import register_participant
 from gateway.usecases.subscriptions import subscribe
 from gateway.usecases.things import register_thing
-from gateway.usecases.top_up import top_up
-from tests.support import BASE_CONFIG, make, write_toml
+from tests.support import BASE_CONFIG, make, top_up, write_toml
 
 PERIOD = "2026-10"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from gateway.http.api import Api
-from gateway.http.routes import flattring, identity, money, operator, things
+from gateway.http.routes import flattring, identity, money, operator, rails, things
 
 
 def install_routes(api: Api) -> None:
-    for module in (identity, things, flattring, money, operator):
+    for module in (identity, things, flattring, money, operator, rails):
         api.endpoints.extend(module.router.endpoints)

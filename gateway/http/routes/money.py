@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from adapters import PaymentState
 from gateway.http.api import Api, Call
 from gateway.http.schemas import (
     PERIOD_PATTERN,
@@ -20,6 +21,7 @@ from gateway.http.schemas import (
 from gateway.rules import CURRENCY, HANDLE, HANDLE_MAX, MEMO_MAX, anchored
 from gateway.usecases.budgets import budgets_of, clear_budget, set_budget
 from gateway.usecases.calendar import period as parse_period
+from gateway.usecases.holds import held_earnings
 from gateway.usecases.reports import receipts_of
 from gateway.usecases.statements import (
     balances_of,
@@ -27,12 +29,13 @@ from gateway.usecases.statements import (
     withdrawal_of,
     withdrawals_of,
 )
-from gateway.usecases.top_up import TopUp, top_up
+from gateway.usecases.top_up import TopUp, refresh_top_up, top_up
 from gateway.usecases.transfers import move_earnings, pay
 from gateway.usecases.withdraw import Withdrawal, withdraw
 
 router = Api()
 TAG = "money"
+STATES = " | ".join(PaymentState) + " (created, requires_action, processing and unknown are in flight)"
 
 
 class BalanceOut(BaseModel):
@@ -62,8 +65,10 @@ class TopUpOut(BaseModel):
     id: int
     rail: str
     amount: MoneyJson
-    status: str = Field(description="pending | succeeded | failed")
-    next_action: dict[str, Any] | None = Field(description="what to do next for a pending top-up: a redirect or a client secret")
+    status: str = Field(description=STATES)
+    next_action: dict[str, Any] | None = Field(
+        description="what the funder does next while the top-up is in flight: a redirect (an approval) or a client secret (3-D Secure)"
+    )
     error: str | None
 
 
@@ -87,7 +92,7 @@ class WithdrawalOut(BaseModel):
     amount: MoneyJson
     payout: MoneyJson
     rate: RateOut
-    status: str = Field(description="pending | paid | failed")
+    status: str = Field(description=STATES)
     error: str | None
 
 
@@ -235,7 +240,51 @@ async def delete_budget(call: Call) -> None:
 async def post_top_up(call: Call) -> TopUpOut:
     body: TopUpIn = call.body
     amount = body.amount.money(call.deployment.currencies)
-    return top_up_out(call, await call.run(top_up, call.deployment, call.me, amount, body.rail, call.idempotency_key))
+    return top_up_out(call, await top_up(call.deployment, call.me, amount, body.rail, call.key))
+
+
+@router.route(
+    "POST",
+    "/me/top-ups/{top_up_id}/refresh",
+    "Ask the provider again where my top-up stands (after a 3-D Secure check or an approval at PayPal)",
+    TAG,
+    scope="money",
+    response=TopUpOut,
+    rate="top_up",
+    errors=("rail_unavailable",),
+)
+async def refresh_my_top_up(call: Call) -> TopUpOut:
+    top_up_of_mine = await call.run(top_up_of, call.deployment, call.me, call.path["top_up_id"])  # 404 for another's
+    return top_up_out(call, await refresh_top_up(call.deployment, top_up_of_mine.id))
+
+
+class HeldOut(BaseModel):
+    period: str
+    amount: MoneyJson
+    free_on: dt.datetime = Field(description="from this moment the part may be withdrawn or moved to the wallet")
+
+
+class HeldList(BaseModel):
+    items: list[HeldOut]
+
+
+@router.route(
+    "GET",
+    "/me/earnings/held",
+    "My earnings held against a chargeback, and when each part becomes free",
+    TAG,
+    scope="read",
+    response=HeldList,
+)
+async def my_held_earnings(call: Call) -> HeldList:
+    currencies = call.deployment.currencies
+    parts = await call.run(held_earnings, call.deployment, call.me)
+    return HeldList(
+        items=[
+            HeldOut(period=p.period, amount=money_json(currencies, currencies.money(p.amount, p.currency)), free_on=p.free_on)
+            for p in parts
+        ]
+    )
 
 
 @router.route("GET", "/me/top-ups/{top_up_id}", "One of my top-ups", TAG, scope="read", response=TopUpOut)
@@ -291,7 +340,7 @@ async def my_receipts(call: Call) -> Receipts:
 async def post_withdrawal(call: Call) -> WithdrawalOut:
     body: WithdrawalIn = call.body
     amount = body.amount.money(call.deployment.currencies)
-    result = await call.run(withdraw, call.deployment, call.me, amount, body.rail, call.idempotency_key, body.payout_currency)
+    result = await withdraw(call.deployment, call.me, amount, body.rail, call.key, body.payout_currency)
     return withdrawal_out(call, result)
 
 

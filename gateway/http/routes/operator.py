@@ -15,6 +15,7 @@ from gateway.usecases import reports
 from gateway.usecases.calendar import period as parse_period
 from gateway.usecases.identity.roles import RoleChange, freeze, role_history, set_role_as_operator
 from gateway.usecases.operator import AccountSummary, account_summary, list_accounts, verify_ledger
+from gateway.usecases.refund import refund_top_up
 from gateway.usecases.reports import PeriodReport, period_report
 from gateway.usecases.settlement import period_to_settle
 from gateway.usecases.settlement.status import settlement_progress
@@ -275,6 +276,46 @@ async def accounts(call: Call) -> AccountPage:
     return AccountPage(
         items=[account_out(row) for row in page],
         next_cursor=encode_cursor(page[-1].id) if len(rows) > call.query.limit else None,
+    )
+
+
+class RefundIn(Model):
+    amount: MoneyJson | None = Field(
+        default=None, description="by default all of the top-up that is still in the funder's wallet"
+    )
+
+
+class RefundOut(BaseModel):
+    id: int
+    top_up_id: int
+    amount: MoneyJson
+    status: str = Field(description="a payment's state: succeeded once the provider gave it back; failed voids it")
+    error: str | None
+
+
+@router.route(
+    "POST",
+    "/operator/top-ups/{top_up_id}/refund",
+    "Refund a top-up, up to the part still in the funder's wallet",
+    TAG,
+    access="operator",
+    scope="operator",
+    body=RefundIn,
+    response=RefundOut,
+    status=201,
+    idempotent=True,
+    errors=("not_found", "conflict", "rail_unavailable"),
+)
+async def refund(call: Call) -> RefundOut:
+    body: RefundIn = call.body
+    amount = body.amount.money(call.deployment.currencies) if body.amount is not None else None
+    done = await refund_top_up(call.deployment, call.me, call.path["top_up_id"], amount, call.key)
+    return RefundOut(
+        id=done.id,
+        top_up_id=done.top_up_id,
+        amount=money_json(call.deployment.currencies, done.amount),
+        status=done.status,
+        error=done.error,
     )
 
 

@@ -97,6 +97,19 @@ async def test_the_creator_sees_each_held_part_over_http(carded, aiohttp_client)
     assert item["free_on"].startswith((NOVEMBER + timedelta(days=HOLD)).date().isoformat())
 
 
+async def test_held_earnings_cannot_move_to_the_wallet_either(carded):
+    from gateway.usecases.transfers import move_earnings
+
+    ids, _ = await settled_october(carded)
+    with pytest.raises(EarningsHeld):
+        move_earnings(carded, ids["ann"], eur("0.01"), key="m")
+    assert balance(carded, ids["ann"], "wallet") == 0
+    carded.clock.set(NOVEMBER + timedelta(days=HOLD))
+    move_earnings(carded, ids["ann"], eur("4.50"), key="m")
+    assert (balance(carded, ids["ann"], "wallet"), balance(carded, ids["ann"], "earnings")) == (450, 0)
+    ledger_holds(carded)
+
+
 async def test_earnings_from_a_rail_without_a_hold_leave_at_once(carded):
     ids, _ = await settled_october(carded, rail="sandbox")
     assert held_earnings(carded, ids["ann"]) == []

@@ -23,7 +23,6 @@ from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.storage.engine import make_engine
 from gateway.storage.schema import top_ups, transactions
-from gateway.usecases import transfers
 from gateway.usecases.identity.roles import freeze
 from gateway.usecases.participants import register_participant
 from gateway.usecases.transfers import move_earnings, pay
@@ -76,18 +75,6 @@ def test_moving_more_than_the_earnings_is_refused_and_nothing_moves(deployment):
         move_earnings(deployment, creator, lets("1"), key="n")  # no earnings at all in LETS
     assert balance_of(deployment, creator, "earnings") == 1000 and balance_of(deployment, creator, "wallet") is None
     assert count(deployment, "earnings_move") == 0
-
-
-def test_what_may_move_is_said_in_one_place(deployment, monkeypatch):
-    """The hook for chargeback holds: what ``movable_earnings`` withholds does not move."""
-    creator = register_participant(deployment, "artist")
-    earnings(deployment, creator, "10.00")
-    unheld = transfers.movable_earnings
-    monkeypatch.setattr(transfers, "movable_earnings", lambda connection, account: unheld(connection, account) - 500)
-    with pytest.raises(InsufficientFunds, match="at most 5.00 EUR"):
-        move_earnings(deployment, creator, eur("5.01"), key="m")
-    move_earnings(deployment, creator, eur("5.00"), key="m")
-    assert balance_of(deployment, creator, "earnings") == 500
 
 
 # Payments between members, in money without an outside world.

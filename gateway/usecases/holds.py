@@ -20,11 +20,12 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select
 
 from currencies import CurrencyUnit
-from gateway.core.accounts import Purpose, account
+from gateway.core.accounts import locked_balances
+from gateway.core.ledger import Account
 from gateway.deployment import Deployment
 from gateway.errors import EarningsHeld
 from gateway.storage.engine import reading
-from gateway.storage.schema import accounts, receipts, recoveries, top_ups, transactions
+from gateway.storage.schema import receipts, recoveries, top_ups, transactions
 
 
 @dataclass(frozen=True)
@@ -62,24 +63,35 @@ def held_earnings(deployment: Deployment, creator_id: int) -> list[HeldPart]:
         return held_parts(connection, deployment, creator_id, deployment.clock.now())
 
 
-def refuse_held(connection: Connection, deployment: Deployment, creator_id: int, unit: CurrencyUnit, minor: int) -> None:
-    """Refuse to take ``minor`` out of a creator's earnings where it would reach into what is held.
+def free_earnings(connection: Connection, deployment: Deployment, earnings: Account) -> tuple[int, list[HeldPart]]:
+    """What of a creator's earnings may leave now (withdrawn, or moved to the wallet), and the parts held.
 
-    The earnings account is locked first, so two withdrawals at once cannot
-    each find the same free part: the second waits, and sees the first.
+    The one place that says it. The account's row is locked first, until the
+    caller's transaction ends, so two takers at once cannot each find the
+    same free part: the second waits, and sees the first.
     """
-    earnings = account(connection, creator_id, Purpose.EARNINGS, unit)
-    balance = connection.execute(select(accounts.c.balance).where(accounts.c.id == earnings.id).with_for_update()).scalar_one()
-    parts = [p for p in held_parts(connection, deployment, creator_id, deployment.clock.now()) if p.currency == unit.code]
-    held = sum(part.amount for part in parts)
-    if parts and minor > balance - held:
-        free = unit.format(max(balance - held, 0))
+    balance = locked_balances(connection, [earnings])[earnings.id] - (earnings.floor or 0)
+    parts = [
+        p
+        for p in held_parts(connection, deployment, earnings.owner_id, deployment.clock.now())
+        if p.currency == earnings.currency
+    ]
+    return balance - sum(part.amount for part in parts), parts
+
+
+def refuse_held(connection: Connection, deployment: Deployment, earnings: Account, unit: CurrencyUnit, minor: int) -> int:
+    """What may leave (``free_earnings``), refusing ``minor`` with ``EarningsHeld`` where only the hold stands in its way."""
+    free, parts = free_earnings(connection, deployment, earnings)
+    if parts and minor > free:
+        held = sum(part.amount for part in parts)
+        first = min(part.free_on for part in parts)
         raise EarningsHeld(
-            f"{unit.format(held)} of these earnings are held against a chargeback until {min(p.free_on for p in parts):%Y-%m-%d}; "
-            f"{free} can leave now",
+            f"{unit.format(held)} of these earnings are held against a chargeback until {first:%Y-%m-%d}; "
+            f"{unit.format(max(free, 0))} can leave now",
             held=unit.format_amount(held),
-            free_on=min(p.free_on for p in parts).isoformat(),
+            free_on=first.isoformat(),
         )
+    return free
 
 
 def _free_on(receipt: Row[Any], posted: list[tuple[str, datetime]], holding: dict[str, int]) -> datetime | None:

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Row, select
 from currencies import CurrencyUnit
 from gateway.core import keys
 from gateway.core.accounts import Purpose, account, accounts_of, locked_balances
-from gateway.core.ledger import Account, Entry, Kind, Leg, find_by_key, post
+from gateway.core.ledger import Entry, Kind, Leg, find_by_key, post
 from gateway.core.means import available
 from gateway.deployment import Deployment
 from gateway.errors import HasOutsideWorld, InsufficientFunds, NoOutsideWorld, NotFound, ValidationError
@@ -38,6 +38,7 @@ from gateway.rules import check_handle, check_idempotency_key, check_memo
 from gateway.storage.engine import run_in_transaction
 from gateway.storage.schema import participants
 from gateway.usecases.amounts import positive_amount
+from gateway.usecases.holds import refuse_held
 from gateway.usecases.participants import check_person, person
 
 
@@ -67,16 +68,6 @@ def require_outside_world(unit: CurrencyUnit) -> None:
         )
 
 
-def movable_earnings(connection: Connection, earnings: Account) -> int:
-    """What of ``earnings`` may move now, read under the account's row lock, held until the caller's transaction ends.
-
-    All the balance above the account's floor, today. Money under a
-    chargeback hold must not move: holds are to be subtracted here, the one
-    place that says how much of a creator's earnings may leave them.
-    """
-    return locked_balances(connection, [earnings])[earnings.id] - (earnings.floor or 0)
-
-
 def move_earnings(deployment: Deployment, creator_id: int, amount: Money, key: str) -> EarningsMove:
     """Move ``amount`` of a creator's earnings into their own wallet, once under ``key``, to give it to others."""
     unit, minor = positive_amount(deployment, amount)
@@ -90,7 +81,7 @@ def move_earnings(deployment: Deployment, creator_id: int, amount: Money, key: s
 
         def refuse_too_much() -> None:
             locked_balances(connection, [wallet])  # the wallet first, as every writer does
-            movable = movable_earnings(connection, earnings)
+            movable = refuse_held(connection, deployment, earnings, unit, minor)
             if minor > movable:
                 raise InsufficientFunds(
                     f"you can move at most {unit.format(max(movable, 0))} of your earnings",

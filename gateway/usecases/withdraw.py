@@ -97,9 +97,9 @@ async def withdraw(
             created_at=deployment.clock.now(),
             updated_at=deployment.clock.now(),
         )
-        refuse_held(connection, deployment, creator_id, unit, minor)
-        new_id = insert_row(connection, withdrawals, **values)
         earnings = account(connection, creator_id, Purpose.EARNINGS, unit)
+        refuse_held(connection, deployment, earnings, unit, minor)
+        new_id = insert_row(connection, withdrawals, **values)
         in_flight = account(connection, creator_id, Purpose.PAYOUT, unit)
         entry = Entry(
             kind=Kind.WITHDRAWAL_RESERVE,

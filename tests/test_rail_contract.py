@@ -6,10 +6,16 @@ what the use cases rely on: our operation id is the provider's idempotency
 key (asking twice does it once), asking about an operation agrees with what
 starting it said, a webhook without a valid signature is refused, options
 are checked when the rail is built, and no secret shows.
+
+A provider whose top-ups wait for the funder (an approval at PayPal) says so
+(``requires_action``); the harness then plays the funder's part, and the rail
+is asked again, as the use cases ask it after the funder comes back.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -19,6 +25,7 @@ from typing import Any
 import pytest
 
 from adapters import IN_FLIGHT, Outcome, PaymentState, PayoutRequest, Rail, RefundRequest, TopUpRequest
+from adapters.stripe import StripeApi
 from gateway.config import RAILS_ENTRY_POINTS
 from gateway.errors import ConfigError, WebhookRefused
 from tests.rail_support import SECRET, scripted_options
@@ -32,6 +39,8 @@ class Harness:
     currency: str
     other_currency: str
     secrets: tuple[str, ...] = ()
+    destination: str | None = None  # where a payout goes, for a rail that needs one (a PayPal address)
+    act: Callable[[Outcome], Awaitable[None]] | None = None  # the funder's part of a top-up that requires it
 
 
 def build(name: str, options: dict[str, Any]) -> Rail:
@@ -40,12 +49,74 @@ def build(name: str, options: dict[str, Any]) -> Rail:
     return factory(name=name, options=options)
 
 
-@pytest.fixture(params=["sandbox", "scripted"])
-def harness(request, tmp_path) -> Harness:
+@pytest.fixture(params=["sandbox", "scripted", "paypal", "stripe"])
+async def harness(request, tmp_path) -> AsyncIterator[Harness]:
+    if request.param == "stripe":
+        async with stripe_harness(tmp_path, request.getfixturevalue("monkeypatch")) as made:
+            yield made
+            await made.rail.close()
+        return
+    if request.param == "paypal":
+        from tests.fakes.paypal import running_fake  # not at the top: the PayPal tests load it as a plugin first
+
+        async with running_fake() as fake:
+            made = paypal_harness(fake, tmp_path, request.getfixturevalue("monkeypatch"))
+            yield made
+            await made.rail.close()
+        return
     if request.param == "sandbox":
-        return Harness(build("sandbox", {"currencies": ["EUR"]}), "EUR", "USD")
+        yield Harness(build("sandbox", {"currencies": ["EUR"]}), "EUR", "USD")
+        return
     request.getfixturevalue("scripted_rail_path")
-    return Harness(build("scripted", scripted_options(tmp_path / "provider", ["EUR"])), "EUR", "USD", secrets=(SECRET,))
+    yield Harness(build("scripted", scripted_options(tmp_path / "provider", ["EUR"])), "EUR", "USD", secrets=(SECRET,))
+
+
+def paypal_harness(fake: Any, tmp_path: Any, monkeypatch: Any) -> Harness:
+    """PayPal against the fake PayPal; the funder approves the order there."""
+    for variable in ("PAYPAL_CLIENT_ID", "PAYPAL_SECRET", "PAYPAL_WEBHOOK_ID"):
+        monkeypatch.delenv(variable, raising=False)
+    secrets = tmp_path / "paypal.toml"
+    secrets.write_text(f'PAYPAL_CLIENT_ID = "{fake.client_id}"\nPAYPAL_SECRET = "{fake.secret}"\nPAYPAL_WEBHOOK_ID = "WH-1"\n')
+
+    async def approve(outcome: Outcome) -> None:
+        fake.approve(outcome.reference)
+
+    rail = build("paypal", {"base_url": fake.url, "currencies": ["EUR"], "secrets_file": str(secrets)})
+    return Harness(rail, "EUR", "USD", secrets=(fake.secret,), destination="creator@example.com", act=approve)
+
+
+STRIPE_KEY = "sk_test_contract_" + "k" * 16  # localstripe and the fake take any sk_ key
+STRIPE_WEBHOOK_SECRET = "whsec_contract_" + "w" * 16
+
+
+@contextlib.asynccontextmanager
+async def stripe_harness(tmp_path: Any, monkeypatch: Any) -> AsyncIterator[Harness]:
+    """Stripe against localstripe and the fake in front of it: a payout goes to an onboarded Express account, and a
+    card top-up succeeds once the funder's browser confirms it with Stripe.js (here: the SDK, with card 4242)."""
+    from tests.fakes.localstripe import running_localstripe
+    from tests.fakes.stripe_connect import running_fake
+
+    secrets = tmp_path / "stripe.toml"
+    secrets.write_text(f'secret_key = "{STRIPE_KEY}"\nwebhook_secret = "{STRIPE_WEBHOOK_SECRET}"\n')
+    async with running_localstripe(monkeypatch) as localstripe, running_fake(localstripe.url) as fake:
+        async with StripeApi(STRIPE_KEY, api_base=fake.url, max_network_retries=0) as browser:
+            account = await browser.create_express_account(key="contract-artist", country="FR")
+            fake.onboard(account.account_id)  # the creator finished Stripe's onboarding
+
+            async def confirm(outcome: Outcome) -> None:
+                async with localstripe.session.post(
+                    f"{localstripe.url}/v1/payment_methods",
+                    data={"type": "card", "card[number]": "4242424242424242", "card[exp_month]": "12", "card[exp_year]": "2030"}
+                    | {"card[cvc]": "123"},
+                    headers={"Authorization": f"Bearer {STRIPE_KEY}"},
+                ) as response:
+                    assert response.status == 200, await response.text()
+                    method = (await response.json())["id"]
+                await browser.confirm_payment_intent(str(outcome.reference), payment_method=method)
+
+            options = {"api_base": fake.url, "currencies": ["EUR"], "secrets_file": str(secrets), "network_retries": 0}
+            rail = build("stripe", options)
+            yield Harness(rail, "EUR", "USD", (STRIPE_KEY, STRIPE_WEBHOOK_SECRET), account.account_id, confirm)
 
 
 def top_up_request(harness: Harness, operation: str = "top_up:1", amount: str = "10.00") -> TopUpRequest:
@@ -53,7 +124,7 @@ def top_up_request(harness: Harness, operation: str = "top_up:1", amount: str = 
 
 
 def payout_request(harness: Harness, operation: str = "withdrawal:1") -> PayoutRequest:
-    return PayoutRequest(operation, "artist", Decimal("4.00"), harness.currency, destination=None)
+    return PayoutRequest(operation, "artist", Decimal("4.00"), harness.currency, destination=harness.destination)
 
 
 def is_answer(outcome: Outcome) -> bool:
@@ -91,6 +162,9 @@ async def test_a_payout_started_twice_under_one_id_is_one_operation(harness):
 async def test_a_succeeded_top_up_can_be_refunded(harness):
     request = top_up_request(harness, "top_up:2")
     paid = await harness.rail.start_top_up(request)
+    if paid.state == PaymentState.REQUIRES_ACTION and harness.act is not None:
+        await harness.act(paid)  # the funder approves, comes back, and the rail is asked again
+        paid = await harness.rail.top_up_state(request, paid.reference)
     assert paid.state == PaymentState.SUCCEEDED and paid.reference is not None
     refund = await harness.rail.refund(RefundRequest("refund:2:1", paid.reference, Decimal("3.00"), harness.currency))
     assert refund.state in (PaymentState.SUCCEEDED, PaymentState.PROCESSING)

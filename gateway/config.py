@@ -111,6 +111,7 @@ class _Currency(BaseModel):
     minimum_budget: Amount
     minimum_withdrawal: Amount = "0"
     fee: ExactNumber | None = Field(default=None, ge=0, lt=1)
+    totp_withdrawal_above: Amount | None = None
 
 
 class _Rates(_Strict):
@@ -157,6 +158,7 @@ class CurrencyPolicy:
     minimum_budget: int
     minimum_withdrawal: int
     fee: Decimal
+    totp_withdrawal_above: int | None = None  # a withdrawal above it needs the one-time code (and two-factor sign-in on)
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,9 @@ def _build(raw: _File, source: str, database_url: str) -> Settings:
             minimum_budget=_amount(unit, spec.minimum_budget, f"currencies.{code}.minimum_budget", positive=True),
             minimum_withdrawal=_amount(unit, spec.minimum_withdrawal, f"currencies.{code}.minimum_withdrawal"),
             fee=raw.platform.fee if spec.fee is None else spec.fee,
+            totp_withdrawal_above=None
+            if spec.totp_withdrawal_above is None
+            else _amount(unit, spec.totp_withdrawal_above, f"currencies.{code}.totp_withdrawal_above"),
         )
     registry = CurrencyRegistry({code: policy.unit for code, policy in policies.items()})
     platform = raw.platform

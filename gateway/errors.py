@@ -141,6 +141,18 @@ class NotTheCreatorsSite(Forbidden):
     code = "not_the_creators_site"
 
 
+class EmailNotVerified(Forbidden):
+    """Money may leave, or its destination change, only for an account whose owner can be reached."""
+
+    code = "email_not_verified"
+
+
+class TotpNotEnabled(Forbidden):
+    """This needs two-factor sign-in, and the account has it off."""
+
+    code = "totp_not_enabled"
+
+
 class CsrfFailed(Forbidden):
     code = "csrf_failed"
 

@@ -16,6 +16,7 @@ from gateway.errors import ValidationError
 
 HANDLE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"  # a participant's public name
 HANDLE_MAX = 64
+TOTP_CODE = r"^[0-9]{6}$"  # a one-time code: six ASCII digits
 CURRENCY = r"[A-Z][A-Z0-9]{2,11}"  # an ISO 4217 code, or a community currency's
 LANGUAGES = ("en", "fr")  # the languages of the site and its mail
 CONTENT_LANGUAGE = r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?"  # what a thing is written in: a BCP 47 language and region

@@ -17,18 +17,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from moneyed import Money
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from gateway.clock import FixedClock
 from gateway.config import settings_from_dict
 from gateway.deployment import Deployment, open_deployment
+from gateway.security import hash_password
 from gateway.storage.engine import make_engine
 from gateway.storage.migrate import upgrade
-from gateway.storage.schema import metadata
+from gateway.storage.schema import credentials, metadata
 from gateway.usecases import top_up as top_up_usecase
 from gateway.usecases import withdraw as withdraw_usecase
+from gateway.usecases.participants import register_participant
 from gateway.usecases.top_up import TopUp
 from gateway.usecases.withdraw import Withdrawal
 
@@ -277,3 +279,28 @@ def run_to_end(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     with ThreadPoolExecutor(1) as thread:
         return thread.submit(asyncio.run, coroutine).result()
+
+
+PASSWORD = "correct horse battery"
+
+
+def payable(deployment: Deployment, handle: str, **kwargs: Any) -> int:
+    """A person who can be paid out: registered, with a verified address, as after opening the mailed link."""
+    participant = register_participant(deployment, handle, **kwargs)
+    verify_address(deployment, participant, f"{handle}@example.org")
+    return participant
+
+
+def verify_address(deployment: Deployment, participant: int, email: str, password: str = PASSWORD) -> None:
+    """Give a registered person a password and a verified address (the data a verified sign-up leaves)."""
+    now = deployment.clock.now()
+    with deployment.engine.begin() as connection:
+        connection.execute(
+            insert(credentials).values(
+                participant_id=participant,
+                email=email,
+                email_verified_at=now,
+                password_hash=hash_password(password),
+                updated_at=now,
+            )
+        )

@@ -18,7 +18,7 @@ from gateway.storage.schema import accounts, top_ups, transactions, withdrawals
 from gateway.usecases.identity.sessions import log_in
 from gateway.usecases.identity.totp import begin_totp, confirm_totp
 from gateway.usecases.participants import register_participant
-from tests.support import eur, top_up, withdraw
+from tests.support import eur, payable, top_up, withdraw
 from tests.test_accounts import PASSWORD, code_now, join
 from tests.test_money_flows import balance_of, earnings
 
@@ -49,7 +49,7 @@ def all_at_once(count, work):
 
 
 def test_fifty_withdrawals_never_overdraw_one_balance(wide):
-    creator = register_participant(wide, "artist")
+    creator = payable(wide, "artist")
     earnings(wide, creator, "10.00")
     results = all_at_once(50, lambda i: withdraw(wide, creator, eur("1.00"), "sandbox", key=f"w{i}").status)
     assert Counter(results) == {"succeeded": 10, "insufficient_funds": 40}
@@ -73,7 +73,7 @@ def test_twenty_top_ups_with_one_key_make_one_transaction(wide):
 
 
 def test_twenty_withdrawals_with_one_key_pay_once(wide):
-    creator = register_participant(wide, "artist")
+    creator = payable(wide, "artist")
     earnings(wide, creator, "10.00")
     results = all_at_once(20, lambda i: withdraw(wide, creator, eur("3.00"), "sandbox", key="same"))
     assert {r.id for r in results} == {results[0].id} and {r.status for r in results} == {"succeeded"}

@@ -24,7 +24,7 @@ from gateway.usecases.things import register_thing
 from gateway.usecases.top_up import refresh_top_up, top_up
 from gateway.usecases.withdraw import withdraw
 from tests.rail_support import scripted_options, set_provider_state
-from tests.support import NOVEMBER, config
+from tests.support import NOVEMBER, config, payable
 from tests.test_payments import balance, ledger_holds
 
 OCTOBER = parse_period("2026-10", "month")
@@ -44,7 +44,7 @@ def carded(deployment_factory, scripted_rail_path, provider):
 
 async def settled_october(deployment, fan_amount="10.00", rail="scripted"):
     """A fan tops up by card, gives 10.00 to two things of two creators, and October settles."""
-    ids = {h: register_participant(deployment, h) for h in ("fan", "ann", "bob")}
+    ids = {"fan": register_participant(deployment, "fan"), **{h: payable(deployment, h) for h in ("ann", "bob")}}
     paid = await top_up(deployment, ids["fan"], eur(fan_amount), rail, key="card")
     set_budget(deployment, ids["fan"], eur("10.00"))
     for creator in ("ann", "bob"):

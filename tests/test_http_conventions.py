@@ -146,6 +146,7 @@ async def test_every_route_refuses_strangers_and_other_accounts(client, deployme
         "participant_id": owner.id,
         "currency": "EUR",
         "period": "2026-10",
+        "rail": "sandbox",
     }
     checked = 0
     for endpoint in endpoints():

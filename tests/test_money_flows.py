@@ -22,7 +22,7 @@ from gateway.errors import (
 from gateway.storage.schema import accounts, transactions, withdrawals
 from gateway.usecases.participants import register_participant
 from gateway.usecases.top_up import record_top_up
-from tests.support import eur, top_up, withdraw
+from tests.support import eur, payable, top_up, withdraw
 
 
 def earnings(deployment, creator, amount="10.00", code="EUR"):
@@ -98,7 +98,7 @@ def test_bad_top_ups_are_refused(deployment, amount, code, rail, error):
 
 
 def test_withdraw_in_the_same_currency(deployment):
-    creator = register_participant(deployment, "artist")
+    creator = payable(deployment, "artist")
     earnings(deployment, creator, "10.00")
     result = withdraw(deployment, creator, eur("4.00"), "sandbox", key="w1")
     assert result.status == "succeeded" and result.payout == eur("4.00")
@@ -107,7 +107,7 @@ def test_withdraw_in_the_same_currency(deployment):
 
 
 def test_withdraw_in_another_currency_records_the_rate(deployment):
-    creator = register_participant(deployment, "artist", preferred_currency="USD")
+    creator = payable(deployment, "artist", preferred_currency="USD")
     earnings(deployment, creator, "10.00")
     result = withdraw(deployment, creator, eur("4.00"), "sandbox", key="w1")
     assert result.payout == Money("4.46", "USD")  # 4.00 x 1.1172 = 4.4688, rounded down
@@ -119,14 +119,14 @@ def test_withdraw_in_another_currency_records_the_rate(deployment):
 
 
 def test_withdraw_to_yen_and_dinar_uses_their_minor_units(deployment):
-    creator = register_participant(deployment, "artist")
+    creator = payable(deployment, "artist")
     earnings(deployment, creator, "10.00")
     assert withdraw(deployment, creator, eur("2.00"), "sandbox", key="y", payout_currency="JPY").payout == Money("351", "JPY")
     assert withdraw(deployment, creator, eur("3.00"), "sandbox", key="k", payout_currency="KWD").payout == Money("1.026", "KWD")
 
 
 def test_a_failed_payout_returns_the_money(deployment):
-    creator = register_participant(deployment, "artist")
+    creator = payable(deployment, "artist")
     earnings(deployment, creator, "10.00")
     result = withdraw(deployment, creator, eur("2.13"), "sandbox", key="w1")
     assert result.status == "failed"
@@ -145,7 +145,7 @@ def test_a_failed_payout_returns_the_money(deployment):
     ],
 )
 def test_bad_withdrawals_move_nothing(deployment, amount, payout, error):
-    creator = register_participant(deployment, "artist")
+    creator = payable(deployment, "artist")
     earnings(deployment, creator, "10.00")
     with pytest.raises(error):
         withdraw(deployment, creator, eur(amount), "sandbox", key="w", payout_currency=payout)

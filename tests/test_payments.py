@@ -26,6 +26,7 @@ from gateway.usecases.top_up import record_top_up, refresh_top_up, top_up
 from gateway.usecases.withdraw import withdraw
 from tests.http_support import member
 from tests.rail_support import provider_state, script, set_provider_state, signed
+from tests.support import payable
 
 S = PaymentState
 # The state machine, written out again by hand: the code's table must agree with it, pair by pair.
@@ -114,7 +115,7 @@ async def test_a_lost_answer_is_unknown_and_the_same_key_finishes_it_charging_on
 
 async def test_the_janitor_asks_about_everything_in_flight(railed, provider):
     fan = register_participant(railed, "fan")
-    artist = register_participant(railed, "artist")
+    artist = payable(railed, "artist")
     await top_up(railed, artist, eur("20.00"), "scripted", key="seed")
     move_to_earnings(railed, artist, 1500)
     script(provider, "lost", "down", "processing")
@@ -149,7 +150,7 @@ def move_to_earnings(deployment, creator, minor):
 
 
 async def test_a_payout_that_fails_or_comes_back_returns_to_earnings(railed, provider):
-    artist = register_participant(railed, "artist")
+    artist = payable(railed, "artist")
     await top_up(railed, artist, eur("20.00"), "scripted", key="seed")
     move_to_earnings(railed, artist, 2000)
     script(provider, "processing")

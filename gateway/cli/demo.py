@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from datetime import UTC, datetime
 from functools import partial
 
@@ -19,10 +20,13 @@ from gateway.clock import FixedClock
 from gateway.config import Settings
 from gateway.deployment import Deployment, open_deployment
 from gateway.errors import GatewayError
+from gateway.mail import Outgoing
 from gateway.usecases.budgets import set_budget
 from gateway.usecases.calendar import current_period
 from gateway.usecases.database import upgrade_schema
 from gateway.usecases.flattr import flattr
+from gateway.usecases.identity.signup import sign_up, verify_email
+from gateway.usecases.mail_queue import deliver_due
 from gateway.usecases.participants import register_participant
 from gateway.usecases.reports import receipts_of
 from gateway.usecases.settlement import settle
@@ -32,6 +36,8 @@ from gateway.usecases.top_up import top_up
 from gateway.usecases.withdraw import withdraw
 
 DURING = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
+CREATORS = ("alice", "bob", "carol", "dave")
+DEMO_PASSWORD = "correct horse battery staple"  # the demo's people's, printed nowhere; the database is a fresh demo file
 AFTER = datetime(2026, 11, 1, 0, 5, tzinfo=UTC)
 
 
@@ -53,6 +59,28 @@ def run_demo(settings: Settings, path: str) -> int:
     return status
 
 
+class _Inbox:
+    """The demo's mailbox: the queue's worker sends to it, as it would to an SMTP server."""
+
+    def __init__(self) -> None:
+        self.mail: list[Outgoing] = []
+
+    def send(self, mail: Outgoing) -> None:
+        self.mail.append(mail)
+
+
+def _open_mailed_links(deployment: Deployment) -> dict[str, int]:
+    """Send the queued mail, and open each verification link in it: the sign-ups become accounts."""
+    inbox = _Inbox()
+    deliver_due(deployment, mailer=inbox)
+    opened = {}
+    for mail in inbox.mail:
+        token = re.search(r"token=([A-Za-z0-9_\-]+)", mail.body)
+        if token is not None:
+            opened[mail.to.partition("@")[0]] = verify_email(deployment, token.group(1))
+    return opened
+
+
 def eur(amount: str) -> Money:
     return Money(amount, "EUR")
 
@@ -72,7 +100,11 @@ def _story(deployment: Deployment, clock: FixedClock) -> None:
         ("grace", "EUR"),
         ("heidi", "EUR"),
     ]:
-        ids[handle] = register_participant(deployment, handle, preferred_currency=currency)
+        if handle in CREATORS:
+            sign_up(deployment, handle, f"{handle}@example.org", DEMO_PASSWORD, preferred_currency=currency)
+        else:
+            ids[handle] = register_participant(deployment, handle, preferred_currency=currency)
+    ids.update(_open_mailed_links(deployment))
     things = {}
     for owner, key, url, title in [
         ("alice", "comic", "https://alice.example/comic/42", "Alice's comic, episode 42"),
@@ -82,6 +114,7 @@ def _story(deployment: Deployment, clock: FixedClock) -> None:
         ("dave", "song", "https://dave.example/songs/rain", "Dave's song 'Rain'"),
     ]:
         things[key] = register_thing(deployment, ids[owner], url, title, language="en").id
+    say("4 creators signed up and opened the link mailed to them (money leaves only for a verified address)")
     say("creators registered 5 things; 4 funders signed up")
 
     for handle, amount in [("erin", "20.00"), ("frank", "10.00"), ("grace", "5.00")]:

@@ -465,3 +465,14 @@ recoveries = Table(
     Index("ix_recoveries_receipt_id", "receipt_id"),
     Index("ix_recoveries_top_up_id", "top_up_id"),
 )
+
+# Where a creator's money goes out through each rail: a Connect account, a PayPal address. Changing one
+# asks for the password again and the one-time code, and mails the owner (``usecases/destinations.py``).
+payout_destinations = Table(
+    "payout_destinations",
+    metadata,
+    Column("participant_id", Id, ForeignKey("participants.id"), primary_key=True),
+    Column("rail", String(32), primary_key=True),
+    Column("destination", String(200), nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)

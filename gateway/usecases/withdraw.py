@@ -37,7 +37,9 @@ from gateway.storage.engine import reading, run_in_transaction
 from gateway.storage.rows import insert_row
 from gateway.storage.schema import withdrawals
 from gateway.usecases.amounts import positive_amount
+from gateway.usecases.destinations import destination_of
 from gateway.usecases.holds import refuse_held
+from gateway.usecases.identity.confirm import use_code, verified_owner
 from gateway.usecases.participants import person
 from gateway.usecases.rail_calls import drive, in_thread, major, read, read_row, record
 from gateway.usecases.requests import replay
@@ -57,8 +59,19 @@ class Withdrawal:
 
 
 async def withdraw(
-    deployment: Deployment, creator_id: int, amount: Money, rail_name: str, key: str, payout_currency: str | None = None
+    deployment: Deployment,
+    creator_id: int,
+    amount: Money,
+    rail_name: str,
+    key: str,
+    payout_currency: str | None = None,
+    totp_code: str | None = None,
 ) -> Withdrawal:
+    """Withdraw ``amount`` of earnings through ``rail_name``, once per ``key``.
+
+    Only to an owner who can be reached (a verified address), and above the
+    currency's ``totp_withdrawal_above`` only with the one-time code.
+    """
     unit, minor = positive_amount(deployment, amount)
     minimum = deployment.settings.policy(unit.code).minimum_withdrawal
     if minor < minimum:
@@ -73,6 +86,10 @@ async def withdraw(
         existing = replay(connection, withdrawals, key, request)
         if existing is not None:
             return existing
+        owner = verified_owner(connection, creator_id)
+        above = deployment.settings.policy(unit.code).totp_withdrawal_above
+        if above is not None and minor > above:
+            use_code(connection, deployment, owner, totp_code, required=True)
         target = deployment.currencies.get(payout_currency or creator.preferred_currency or unit.code)
         if not rail.pays(target.code):
             raise CurrencyNotEnabled(f"the rail {rail_name!r} does not pay out {target.code}", currency=target.code)
@@ -96,6 +113,7 @@ async def withdraw(
             request_hash=request,
             created_at=deployment.clock.now(),
             updated_at=deployment.clock.now(),
+            destination=destination_of(connection, creator_id, rail_name),
         )
         earnings = account(connection, creator_id, Purpose.EARNINGS, unit)
         refuse_held(connection, deployment, earnings, unit, minor)

@@ -14,7 +14,18 @@ from gateway.http.api import Api, Call, enforce
 from gateway.http.keys import LIMITER, SESSION_COOKIE
 from gateway.http.ratelimit import RULES
 from gateway.http.schemas import Model
-from gateway.rules import CURRENCY, EMAIL_MAX, HANDLE, HANDLE_MAX, LANGUAGES, PASSWORD_MAX, PASSWORD_MIN, TOKEN_NAME_MAX, anchored
+from gateway.rules import (
+    CURRENCY,
+    EMAIL_MAX,
+    HANDLE,
+    HANDLE_MAX,
+    LANGUAGES,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    TOKEN_NAME_MAX,
+    TOTP_CODE,
+    anchored,
+)
 from gateway.usecases.identity import passwords, profile, sessions, signup, tokens, totp
 
 router = Api()
@@ -87,7 +98,7 @@ class ProfileChanges(Model):
 class LogIn(Model):
     login: StrictStr = Field(min_length=1, max_length=320, description="a handle or an e-mail address")
     password: StrictStr = Field(min_length=1, max_length=1024)
-    totp_code: StrictStr | None = Field(default=None, pattern=r"^[0-9]{6}$")
+    totp_code: StrictStr | None = Field(default=None, pattern=TOTP_CODE)
 
 
 class SessionOut(BaseModel):
@@ -136,7 +147,7 @@ class TotpSetup(BaseModel):
 
 
 class CodeIn(Model):
-    code: StrictStr = Field(pattern=r"^[0-9]{6}$")
+    code: StrictStr = Field(pattern=TOTP_CODE)
 
 
 def profile_out(found: profile.Profile) -> ProfileOut:

@@ -18,9 +18,10 @@ from gateway.http.schemas import (
     encode_cursor,
     money_json,
 )
-from gateway.rules import CURRENCY, HANDLE, HANDLE_MAX, MEMO_MAX, anchored
+from gateway.rules import CURRENCY, HANDLE, HANDLE_MAX, MEMO_MAX, TOTP_CODE, anchored
 from gateway.usecases.budgets import budgets_of, clear_budget, set_budget
 from gateway.usecases.calendar import period as parse_period
+from gateway.usecases.destinations import DESTINATION_MAX, destinations_of, set_destination
 from gateway.usecases.holds import held_earnings
 from gateway.usecases.reports import receipts_of
 from gateway.usecases.statements import (
@@ -76,6 +77,25 @@ class WithdrawalIn(Model):
     amount: MoneyJson
     rail: StrictStr = Field(default="sandbox", max_length=32)
     payout_currency: StrictStr | None = Field(default=None, pattern=anchored(CURRENCY))
+    totp_code: StrictStr | None = Field(
+        default=None, pattern=TOTP_CODE, description="above the currency's totp_withdrawal_above, the one-time code"
+    )
+
+
+class DestinationIn(Model):
+    destination: StrictStr = Field(min_length=1, max_length=DESTINATION_MAX, examples=["acct_1Nv0FGQ9RKHgCVdK", "me@example.org"])
+    password: StrictStr = Field(min_length=1, max_length=1024, description="the account's password, again")
+    totp_code: StrictStr | None = Field(default=None, pattern=TOTP_CODE, description="when two-factor sign-in is on")
+
+
+class DestinationOut(BaseModel):
+    rail: str
+    destination: str
+    updated_at: dt.datetime
+
+
+class DestinationList(BaseModel):
+    items: list[DestinationOut]
 
 
 class RateOut(BaseModel):
@@ -335,13 +355,38 @@ async def my_receipts(call: Call) -> Receipts:
     status=201,
     idempotent=True,
     rate="withdraw",
-    errors=("insufficient_funds", "below_minimum"),
+    errors=("insufficient_funds", "below_minimum", "earnings_held", "email_not_verified", "totp_required", "totp_not_enabled"),
 )
 async def post_withdrawal(call: Call) -> WithdrawalOut:
     body: WithdrawalIn = call.body
     amount = body.amount.money(call.deployment.currencies)
-    result = await withdraw(call.deployment, call.me, amount, body.rail, call.key, body.payout_currency)
+    result = await withdraw(call.deployment, call.me, amount, body.rail, call.key, body.payout_currency, body.totp_code)
     return withdrawal_out(call, result)
+
+
+@router.route("GET", "/me/payout-destinations", "Where each rail pays me", TAG, scope="read", response=DestinationList)
+async def my_destinations(call: Call) -> DestinationList:
+    found = await call.run(destinations_of, call.deployment, call.me)
+    return DestinationList(items=[DestinationOut(rail=d.rail, destination=d.destination, updated_at=d.updated_at) for d in found])
+
+
+@router.route(
+    "PUT",
+    "/me/payout-destinations/{rail}",
+    "Set where a rail pays me (the password again, the one-time code if two-factor sign-in is on; a notice is mailed)",
+    TAG,
+    scope="money",
+    body=DestinationIn,
+    response=DestinationOut,
+    rate="totp",
+    errors=("invalid_credentials", "totp_required", "email_not_verified", "rail_not_enabled"),
+)
+async def put_destination(call: Call) -> DestinationOut:
+    body: DestinationIn = call.body
+    done = await call.run(
+        set_destination, call.deployment, call.me, call.path["rail"], body.destination, body.password, body.totp_code
+    )
+    return DestinationOut(rail=done.rail, destination=done.destination, updated_at=done.updated_at)
 
 
 @router.route(

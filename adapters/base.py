@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol
@@ -50,6 +50,7 @@ class PayoutRequest:
     amount: Decimal
     currency: str
     destination: str | None = None  # the creator's account at the provider (a Connect account, a PayPal address)
+    age: timedelta | None = None  # since the payout was first asked for: a provider's idempotency window counts it
 
 
 @dataclass(frozen=True)

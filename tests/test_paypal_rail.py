@@ -23,8 +23,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,22 +31,19 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 from moneyed import Money
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from adapters import PaymentState, PayoutRequest, RefundRequest, TopUpRequest, load_rails
 from adapters.paypal.rail import PayPalRail
-from gateway.clock import FixedClock
 from gateway.config import settings_from_dict
-from gateway.core import keys
 from gateway.core.accounts import Purpose, account
 from gateway.core.check import check_ledger
-from gateway.core.ledger import Entry, Kind, Leg, post
+from gateway.core.ledger import Entry, Leg, post
 from gateway.errors import ConfigError, RailRefused, RailUnavailable, WebhookRefused
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
-from gateway.storage.engine import run_in_transaction
-from gateway.storage.rows import insert_row
 from gateway.storage.schema import accounts, participants, top_ups, withdrawals
+from gateway.usecases.destinations import set_destination
 from gateway.usecases.participants import register_participant
 from gateway.usecases.rails_sync import sync
 from gateway.usecases.refund import refund_top_up
@@ -55,7 +51,7 @@ from gateway.usecases.top_up import refresh_top_up, top_up
 from gateway.usecases.webhooks import receive
 from gateway.usecases.withdraw import Withdrawal, refresh_withdrawal, withdraw
 from tests.http_support import member
-from tests.support import config
+from tests.support import PASSWORD, config, payable
 
 if TYPE_CHECKING:
     from gateway.deployment import Deployment
@@ -179,7 +175,7 @@ async def pending_top_up(deployment: Deployment, funder: int, amount: str = "10.
 
 async def earnings(deployment: Deployment, handle: str = "artist", amount: str = "20.00") -> int:
     """A creator with ``amount`` of earnings, made as settlement makes them (topped up through the sandbox first)."""
-    creator = register_participant(deployment, handle)
+    creator = payable(deployment, handle)
     await top_up(deployment, creator, money(amount), "sandbox", key=f"seed-{handle}")
     unit = deployment.currencies.get("EUR")
     minor = unit.to_minor(money(amount))
@@ -192,47 +188,12 @@ async def earnings(deployment: Deployment, handle: str = "artist", amount: str =
     return creator
 
 
-def record_withdrawal_to(deployment: Deployment, creator: int, amount: Money, destination: str | None, key: str) -> int:
-    """The withdrawal as ``withdraw()`` records it (same currency, the amount reserved), with the creator's PayPal address."""
-    unit = deployment.currencies.get(amount.currency.code)
-    minor = unit.to_minor(amount)
-    rate = deployment.rates.rate(unit.code, unit.code, deployment.clock.now().date())
-
-    def work(connection: Connection) -> int:
-        now = deployment.clock.now()
-        row_id = insert_row(
-            connection,
-            withdrawals,
-            creator_id=creator,
-            rail="paypal",
-            currency=unit.code,
-            amount=minor,
-            payout_currency=unit.code,
-            payout_amount=minor,
-            rate=str(rate.value),
-            rate_date=rate.on,
-            rate_source=rate.source,
-            status=PaymentState.CREATED,
-            idempotency_key=key,
-            request_hash=key,
-            created_at=now,
-            updated_at=now,
-            destination=destination,
-        )
-        legs = (
-            Leg(account(connection, creator, Purpose.EARNINGS, unit), -minor),
-            Leg(account(connection, creator, Purpose.PAYOUT, unit), minor),
-        )
-        post(connection, Entry(Kind.WITHDRAWAL_RESERVE, legs, keys.withdrawal(row_id, "reserve")), now)
-        return row_id
-
-    return run_in_transaction(deployment.engine, work)
-
-
 async def withdrawal_to(
     deployment: Deployment, creator: int, amount: str = "5.00", destination: str | None = CREATOR, key: str = "w"
 ) -> Withdrawal:
-    return await refresh_withdrawal(deployment, record_withdrawal_to(deployment, creator, money(amount), destination, key))
+    if destination is not None:
+        set_destination(deployment, creator, "paypal", destination, PASSWORD)
+    return await withdraw(deployment, creator, money(amount), "paypal", key=key)
 
 
 def only_item(fake: FakePayPal) -> dict[str, Any]:
@@ -558,21 +519,13 @@ async def test_a_payout_whose_answer_was_lost_is_found_by_the_janitor_and_paid_o
     ledger_holds(paypal_deployment)
 
 
-@dataclass(frozen=True)
-class DatedPayoutRequest(PayoutRequest):
-    """A payout request that says when it was first asked (what the rail reads where a use case gives it)."""
-
-    requested_at: datetime | None = None
-
-
 @pytest.mark.parametrize(("days", "made"), [(2, True), (29, False), (45, False)])
 async def test_past_paypals_window_a_payout_without_a_reference_is_unknown_and_never_sent_again(
     paypal_fake, secrets_file, days, made
 ):
-    now = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
     options = {"base_url": paypal_fake.url, "currencies": ["EUR"], "secrets_file": str(secrets_file)}
-    rail = PayPalRail("paypal", options, clock=FixedClock(now))
-    request = DatedPayoutRequest("withdrawal:3", "artist", Decimal("5.00"), "EUR", CREATOR, now - timedelta(days=days))
+    rail = PayPalRail("paypal", options)
+    request = PayoutRequest("withdrawal:3", "artist", Decimal("5.00"), "EUR", CREATOR, age=timedelta(days=days))
     try:
         outcome = await rail.payout_state(request, None)
     finally:
@@ -873,3 +826,25 @@ def test_the_rail_is_called_from_one_event_loop_after_another(tmp_path):
         done = asyncio.run(then_close())  # the next command's loop
         assert (started.state, done.state) == (PaymentState.REQUIRES_ACTION, PaymentState.SUCCEEDED)
         assert rail._clients == {} and len(fake.captures) == 1
+
+
+async def test_a_creator_sets_a_paypal_address_and_withdraws_over_http(client, paypal_deployment, paypal_fake):
+    from gateway.usecases.identity.tokens import create_access_token
+
+    artist = await earnings(paypal_deployment)
+    _, token = create_access_token(paypal_deployment, artist, "t", ["read", "money"])
+    auth = {"Authorization": f"Bearer {token}"}
+    put = await client.put(
+        "/api/v1/me/payout-destinations/paypal", json={"destination": CREATOR, "password": PASSWORD}, headers=auth
+    )
+    assert put.status == 200, await put.text()
+    answer = await client.post(
+        "/api/v1/me/withdrawals",
+        json={"amount": {"amount": "5.00", "currency": "EUR"}, "rail": "paypal"},
+        headers={**auth, "Idempotency-Key": "w"},
+    )
+    assert answer.status == 201, await answer.text()
+    assert (await answer.json())["status"] == "succeeded"
+    assert only_item(paypal_fake)["payout_item"]["receiver"] == CREATOR
+    assert balance(paypal_deployment, artist, "earnings") == 1500
+    ledger_holds(paypal_deployment)

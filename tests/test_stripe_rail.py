@@ -22,7 +22,6 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,13 +42,14 @@ from gateway.errors import ConfigError, RailRefused, RailUnavailable, WebhookRef
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.storage.schema import accounts, rail_events, top_ups, withdrawals
+from gateway.usecases.destinations import set_destination
 from gateway.usecases.participants import register_participant
 from gateway.usecases.rails_sync import sync
 from gateway.usecases.refund import refund_top_up
 from gateway.usecases.top_up import refresh_top_up, top_up
 from gateway.usecases.withdraw import withdraw
 from tests.fakes.stripe_connect import StripeStack, sign
-from tests.support import config
+from tests.support import PASSWORD, config, payable
 
 pytest_plugins = ("tests.fakes.stripe_connect",)  # the fixtures stripe_stack and stripe_fake
 
@@ -113,27 +113,6 @@ async def carded(deployment_factory, stripe_stack, secrets_file) -> AsyncIterato
 @pytest.fixture
 async def client(carded, aiohttp_client):
     return await aiohttp_client(create_app(carded, limiter=MemoryLimiter()))
-
-
-class Destined:
-    """The deployment's Stripe rail, paying each creator's Express account where a withdrawal names none (see above)."""
-
-    def __init__(self, rail: Any, accounts: dict[str, str]) -> None:
-        self.rail = rail
-        self.name = rail.name
-        self.accounts = accounts
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.rail, name)
-
-    def _to(self, request: PayoutRequest) -> PayoutRequest:
-        return request if request.destination else replace(request, destination=self.accounts.get(request.creator))
-
-    async def start_payout(self, request: PayoutRequest) -> Outcome:
-        return await self.rail.start_payout(self._to(request))
-
-    async def payout_state(self, request: PayoutRequest, reference: str | None) -> Outcome:
-        return await self.rail.payout_state(self._to(request), reference)
 
 
 # helpers
@@ -643,10 +622,10 @@ async def test_an_operator_refund_goes_through_stripe_once(carded, stripe_stack)
 async def test_a_creator_onboards_is_paid_and_a_reversal_gives_it_back(client, carded, stripe_stack):
     fake = stripe_stack.fake
     fake.add_webhook(str(client.make_url(HOOK)), WEBHOOK_SECRET, events=["transfer.reversed"])
-    artist = register_participant(carded, "artist")
+    artist = payable(carded, "artist")
     await earnings(carded, artist, eur("20.00"))
     destination = await onboarded(carded, stripe_stack, "artist")
-    carded.rails["stripe"] = Destined(carded.rails["stripe"], {"artist": destination})
+    set_destination(carded, artist, "stripe", destination, PASSWORD)
 
     paid = await withdraw(carded, artist, eur("8.00"), "stripe", key="w")
     assert (paid.status, paid.error) == ("succeeded", None) and paid.rail_reference.startswith("tr_")
@@ -667,7 +646,7 @@ async def test_a_creator_onboards_is_paid_and_a_reversal_gives_it_back(client, c
 
 
 async def test_a_payout_without_a_destination_fails_and_the_earnings_come_back(carded, stripe_stack):
-    artist = register_participant(carded, "artist")
+    artist = payable(carded, "artist")
     await earnings(carded, artist, eur("20.00"))
     failed = await withdraw(carded, artist, eur("5.00"), "stripe", key="w")
     assert failed.status == "failed" and "has not connected one yet" in failed.error
@@ -677,12 +656,12 @@ async def test_a_payout_without_a_destination_fails_and_the_earnings_come_back(c
 
 
 async def test_a_payout_to_an_account_not_onboarded_fails_and_the_earnings_come_back(carded, stripe_stack):
-    artist = register_participant(carded, "artist")
+    artist = payable(carded, "artist")
     await earnings(carded, artist, eur("20.00"))
     destination, _ = await carded.rail("stripe").onboarding_link(
         "artist", None, "https://gateway.test/done", "https://gateway.test/again"
     )  # never visited
-    carded.rails["stripe"] = Destined(carded.rails["stripe"], {"artist": destination})
+    set_destination(carded, artist, "stripe", destination, PASSWORD)
     failed = await withdraw(carded, artist, eur("5.00"), "stripe", key="w")
     assert failed.status == "failed" and "cannot take this transfer" in failed.error
     assert (balance(carded, artist, "earnings"), balance(carded, artist, "payout")) == (2000, 0)
@@ -690,10 +669,10 @@ async def test_a_payout_to_an_account_not_onboarded_fails_and_the_earnings_come_
 
 
 async def test_an_injected_500_on_the_transfer_then_the_janitor_makes_one_transfer(carded, stripe_stack):
-    artist = register_participant(carded, "artist")
+    artist = payable(carded, "artist")
     await earnings(carded, artist, eur("20.00"))
     destination = await onboarded(carded, stripe_stack, "artist")
-    carded.rails["stripe"] = Destined(carded.rails["stripe"], {"artist": destination})
+    set_destination(carded, artist, "stripe", destination, PASSWORD)
     stripe_stack.fake.faults.fail("POST /v1/transfers", times=1)
     unknown = await withdraw(carded, artist, eur("5.00"), "stripe", key="w")
     assert (unknown.status, unknown.rail_reference) == ("unknown", None)
@@ -711,10 +690,10 @@ async def test_an_injected_500_on_the_transfer_then_the_janitor_makes_one_transf
     ("amount", "code", "stripe_amount"), [("1000", "HUF", 100000), ("100", "TWD", 10000), ("500", "JPY", 500)]
 )
 async def test_a_payout_in_each_currency_is_sent_in_stripes_units(carded, stripe_stack, amount, code, stripe_amount):
-    artist = register_participant(carded, "artist", code)
+    artist = payable(carded, "artist", preferred_currency=code)
     await earnings(carded, artist, Money("2000", code))
     destination = await onboarded(carded, stripe_stack, "artist")
-    carded.rails["stripe"] = Destined(carded.rails["stripe"], {"artist": destination})
+    set_destination(carded, artist, "stripe", destination, PASSWORD)
     paid = await withdraw(carded, artist, Money(amount, code), "stripe", key="w")
     assert paid.status == "succeeded"
     transfer = stripe_stack.fake.transfers[paid.rail_reference]
@@ -724,10 +703,10 @@ async def test_a_payout_in_each_currency_is_sent_in_stripes_units(carded, stripe
 
 @pytest.mark.parametrize(("amount", "code"), [("1000.50", "HUF"), ("99.90", "TWD")])
 async def test_a_fractional_huf_or_twd_payout_is_refused_and_everything_given_back(carded, stripe_stack, amount, code):
-    artist = register_participant(carded, "artist", code)
+    artist = payable(carded, "artist", preferred_currency=code)
     await earnings(carded, artist, Money("2000", code))
     destination = await onboarded(carded, stripe_stack, "artist")
-    carded.rails["stripe"] = Destined(carded.rails["stripe"], {"artist": destination})
+    set_destination(carded, artist, "stripe", destination, PASSWORD)
     refused = await withdraw(carded, artist, Money(amount, code), "stripe", key="w")
     assert refused.status == "failed" and f"Stripe pays out whole {code} only" in refused.error
     unit = carded.currencies.get(code)
@@ -953,7 +932,7 @@ async def test_neither_secret_shows_in_a_whole_journey(client, carded, stripe_st
     fake = stripe_stack.fake
     fake.add_webhook(str(client.make_url(HOOK)), WEBHOOK_SECRET)
     fan = register_participant(carded, "fan")
-    artist = register_participant(carded, "artist")
+    artist = payable(carded, "artist")
     errors: list[str] = []
 
     fake.faults.fail("POST /v1/payment_intents", times=1)
@@ -976,3 +955,36 @@ async def test_neither_secret_shows_in_a_whole_journey(client, carded, stripe_st
     assert "stripe" in caplog.text.lower()  # the journey was logged
     assert SECRET_KEY not in shown and WEBHOOK_SECRET not in shown
     assert SECRET_KEY[8:] not in shown and WEBHOOK_SECRET[6:] not in shown
+
+
+async def test_a_creator_onboards_and_withdraws_over_http(client, carded, stripe_stack):
+    """The journey as a creator's client makes it: onboarding (password again, a notice mailed), then a withdrawal."""
+    from gateway.usecases.identity.tokens import create_access_token
+
+    artist = payable(carded, "artist")
+    await earnings(carded, artist, eur("20.00"))
+    _, token = create_access_token(carded, artist, "t", ["read", "money"])
+    auth = {"Authorization": f"Bearer {token}"}
+    onboarding = "/api/v1/me/payout-destinations/stripe/onboarding"
+    assert (await client.post(onboarding, json={"password": "wrong"}, headers=auth)).status == 401
+    opened = await client.post(onboarding, json={"password": PASSWORD}, headers=auth)
+    assert opened.status == 200, await opened.text()
+    url = (await opened.json())["url"]
+    async with stripe_stack.localstripe.session.get(url, allow_redirects=False) as visit:  # the creator fills Stripe's forms
+        assert visit.status == 302 and visit.headers["Location"].endswith("/payouts/stripe/ready")
+    (kept,) = (await (await client.get("/api/v1/me/payout-destinations", headers=auth)).json())["items"]
+    assert kept["rail"] == "stripe" and kept["destination"].startswith("acct_")
+    assert await carded.rail("stripe").destination_ready(kept["destination"])
+
+    answer = await client.post(
+        "/api/v1/me/withdrawals",
+        json={"amount": {"amount": "8.00", "currency": "EUR"}, "rail": "stripe"},
+        headers={**auth, "Idempotency-Key": "w"},
+    )
+    assert answer.status == 201, await answer.text()
+    paid = await answer.json()
+    assert paid["status"] == "succeeded"
+    transfer = next(iter(stripe_stack.fake.transfers.values()))
+    assert (transfer["destination"], transfer["amount"]) == (kept["destination"], 800)
+    assert balance(carded, artist, "earnings") == 1200
+    ledger_holds(carded)

@@ -49,9 +49,8 @@ earnings) if they never claim it.
 A payout whose answer never came has no reference: it is made again with
 ``create_or_find_payout``, which PayPal answers with the first batch within 30
 days. Past that window PayPal would make a second payout, so the rail answers
-``unknown`` for a person to look at; the window is counted from the request's
-``requested_at`` where the use case gives one (``PayoutRequest`` does not carry
-it yet: without it the rail cannot tell, and asks).
+``unknown`` for a person to look at; the window is counted by the request's
+``age`` (since the withdrawal was recorded).
 
 Refunds are made on the capture of the order the top-up names, under the
 refund's operation id. Webhooks are verified by PayPal
@@ -84,7 +83,7 @@ import logging
 import os
 import tomllib
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -348,8 +347,7 @@ class PayPalRail:
 
     async def _make_or_find_payout(self, request: PayoutRequest) -> Outcome:
         """Make the payout, or find the one made under its id before: only while PayPal remembers the id."""
-        requested_at = getattr(request, "requested_at", None)  # not a field of PayoutRequest yet: see the docstring
-        if isinstance(requested_at, datetime) and self._clock.now() - requested_at >= PAYOUT_WINDOW:
+        if request.age is not None and request.age >= PAYOUT_WINDOW:
             return Outcome(
                 PaymentState.UNKNOWN,
                 error=(

@@ -9,6 +9,7 @@ that does not takes it as it is.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,27 +70,58 @@ def set_destination(
     deployment: Deployment, participant_id: int, rail_name: str, destination: str, password: str, totp_code: str | None = None
 ) -> Destination:
     """Set where ``rail_name`` pays this creator, after the password (and code), and mail them a notice."""
-    rail = deployment.rail(rail_name)
-    checked = _checked(rail, destination)
+    checked = _checked(deployment.rail(rail_name), destination)
     check_password(deployment, participant_id, password)
+    return _store(deployment, participant_id, rail_name, checked, totp_code)
+
+
+async def onboard(
+    deployment: Deployment, participant_id: int, rail_name: str, password: str, totp_code: str | None = None
+) -> str:
+    """Where the provider onboards the creator (a Stripe Connect page), its account kept as the destination.
+
+    For a rail that makes the creator an account of its own (``onboarding_link``);
+    the same proofs and notice as setting a destination, since it is one.
+    """
+    rail = deployment.rail(rail_name)
+    link = getattr(rail, "onboarding_link", None)
+    if link is None:
+        raise ValidationError(f"the rail {rail_name!r} makes no account: set the destination itself", field="rail")
+    await asyncio.to_thread(check_password, deployment, participant_id, password)
+    handle, current = await asyncio.to_thread(_handle_and_destination, deployment, participant_id, rail_name)
+    pages = f"{deployment.settings.http.base_url.rstrip('/')}/payouts/{rail_name}"
+    account, url = await link(handle, current, f"{pages}/ready", f"{pages}/onboarding")
+    if account != current:
+        await asyncio.to_thread(_store, deployment, participant_id, rail_name, str(account), totp_code)
+    return str(url)
+
+
+def _store(deployment: Deployment, participant_id: int, rail_name: str, destination: str, totp_code: str | None) -> Destination:
+    """The destination, after the one-time code (when two-factor sign-in is on), with the owner's notice queued."""
 
     def work(connection: Connection) -> Destination:
         owner = verified_owner(connection, participant_id)
         use_code(connection, deployment, owner, totp_code, required=False)
         now = deployment.clock.now()
-        row = {"participant_id": participant_id, "rail": rail_name, "destination": checked, "updated_at": now}
+        row = {"participant_id": participant_id, "rail": rail_name, "destination": destination, "updated_at": now}
         insert_ignore(connection, payout_destinations, row, ["participant_id", "rail"])
         connection.execute(
             payout_destinations.update()
             .where(payout_destinations.c.participant_id == participant_id, payout_destinations.c.rail == rail_name)
-            .values(destination=checked, updated_at=now)
+            .values(destination=destination, updated_at=now)
         )
-        _notify(connection, deployment, participant_id, owner.email, rail_name, checked)
-        return Destination(rail_name, checked, now)
+        _notify(connection, deployment, participant_id, owner.email, rail_name, destination)
+        return Destination(rail_name, destination, now)
 
     changed = run_in_transaction(deployment.engine, work)
     mail_queue.wake(deployment)
     return changed
+
+
+def _handle_and_destination(deployment: Deployment, participant_id: int, rail_name: str) -> tuple[str, str | None]:
+    with reading(deployment.engine) as connection:
+        handle = connection.execute(select(participants.c.handle).where(participants.c.id == participant_id)).scalar_one()
+        return handle, destination_of(connection, participant_id, rail_name)
 
 
 def _checked(rail: object, destination: str) -> str:

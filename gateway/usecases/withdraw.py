@@ -178,6 +178,7 @@ def _request_of(deployment: Deployment, row: Row[Any]) -> PayoutRequest:
         amount=major(deployment.currencies.get(row.payout_currency), row.payout_amount),
         currency=row.payout_currency,
         destination=row.destination,
+        age=deployment.clock.now() - row.created_at,
     )
 
 

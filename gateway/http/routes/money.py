@@ -21,7 +21,7 @@ from gateway.http.schemas import (
 from gateway.rules import CURRENCY, HANDLE, HANDLE_MAX, MEMO_MAX, TOTP_CODE, anchored
 from gateway.usecases.budgets import budgets_of, clear_budget, set_budget
 from gateway.usecases.calendar import period as parse_period
-from gateway.usecases.destinations import DESTINATION_MAX, destinations_of, set_destination
+from gateway.usecases.destinations import DESTINATION_MAX, destinations_of, onboard, set_destination
 from gateway.usecases.holds import held_earnings
 from gateway.usecases.reports import receipts_of
 from gateway.usecases.statements import (
@@ -387,6 +387,31 @@ async def put_destination(call: Call) -> DestinationOut:
         set_destination, call.deployment, call.me, call.path["rail"], body.destination, body.password, body.totp_code
     )
     return DestinationOut(rail=done.rail, destination=done.destination, updated_at=done.updated_at)
+
+
+class ProofIn(Model):
+    password: StrictStr = Field(min_length=1, max_length=1024, description="the account's password, again")
+    totp_code: StrictStr | None = Field(default=None, pattern=TOTP_CODE, description="when two-factor sign-in is on")
+
+
+class OnboardingOut(BaseModel):
+    url: str = Field(description="the provider's page where the creator finishes their account; single use, short-lived")
+
+
+@router.route(
+    "POST",
+    "/me/payout-destinations/{rail}/onboarding",
+    "Open (or resume) my account at a rail that makes one (Stripe Connect): its page, the account kept as my destination",
+    TAG,
+    scope="money",
+    body=ProofIn,
+    response=OnboardingOut,
+    rate="totp",
+    errors=("invalid_credentials", "totp_required", "email_not_verified", "rail_not_enabled", "rail_unavailable"),
+)
+async def post_onboarding(call: Call) -> OnboardingOut:
+    body: ProofIn = call.body
+    return OnboardingOut(url=await onboard(call.deployment, call.me, call.path["rail"], body.password, body.totp_code))
 
 
 @router.route(

@@ -988,3 +988,27 @@ async def test_a_creator_onboards_and_withdraws_over_http(client, carded, stripe
     assert (transfer["destination"], transfer["amount"]) == (kept["destination"], 800)
     assert balance(carded, artist, "earnings") == 1200
     ledger_holds(carded)
+
+
+@pytest.mark.parametrize("number", [VISA, THREE_D_SECURE])
+async def test_a_card_top_up_over_http_with_and_without_3d_secure(client, carded, stripe_stack, number):
+    from tests.http_support import member
+
+    fan = member(carded, "fan")
+    created = await client.post(
+        "/api/v1/me/top-ups",
+        json={"amount": {"amount": "12.00", "currency": "EUR"}, "rail": "stripe"},
+        headers={**fan.auth, "Idempotency-Key": "card"},
+    )
+    assert created.status == 201, await created.text()
+    body = await created.json()
+    assert body["status"] == "requires_action" and body["next_action"]["type"] == "client_secret"
+    intent = body["next_action"]["client_secret"].partition("_secret")[0]
+    confirmed = await pay(stripe_stack, intent, number)  # the funder's browser, with Stripe.js
+    if number == THREE_D_SECURE:
+        assert confirmed.state == "requires_action"
+        await stripe_stack.localstripe.authenticate(intent, confirmed.client_secret, success=True)  # the bank's page
+    refresh = await client.post(f"/api/v1/me/top-ups/{body['id']}/refresh", json={}, headers=fan.auth)
+    assert refresh.status == 200 and (await refresh.json())["status"] == "succeeded"
+    assert balance(carded, fan.id, "wallet") == 1200
+    ledger_holds(carded)

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import secrets as secrets_module
 import signal
 import sys
 import threading
@@ -29,7 +30,8 @@ from gateway.http.keys import SESSION_COOKIE
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.logs import REQUEST_ID, JsonFormatter
 from tests.http_support import wait_for_mail
-from tests.test_mail_crash import Server, deployment_file
+from tests.processes import Server, free_port
+from tests.support import config, write_toml
 
 FIELDS = {"ts", "level", "logger", "msg", "request_id"}
 LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
@@ -115,12 +117,34 @@ async def test_each_answer_names_its_request_id_and_a_plain_one_sent_is_kept(dep
 
 
 @pytest.mark.slow
+def deployment_with_rails(tmp_path, database_url: str, outbox) -> tuple[object, list[str]]:
+    """The deployment file, with the card and PayPal rails pointed at a port where nothing listens; their secrets."""
+    rail_secrets = {
+        "stripe": secrets_module.token_hex(16),
+        "whsec": secrets_module.token_hex(16),
+        "paypal": secrets_module.token_hex(16),
+    }
+    stripe_file = tmp_path / "stripe.toml"
+    stripe_file.write_text(f'secret_key = "sk_test_{rail_secrets["stripe"]}"\nwebhook_secret = "whsec_{rail_secrets["whsec"]}"\n')
+    paypal_file = tmp_path / "paypal.toml"
+    paypal_file.write_text(
+        f'PAYPAL_CLIENT_ID = "journey-client"\nPAYPAL_SECRET = "{rail_secrets["paypal"]}"\nPAYPAL_WEBHOOK_ID = "WH-1"\n'
+    )
+    nowhere = f"http://127.0.0.1:{free_port()}"  # refused at once: every call to a provider fails on the way
+    data = config()
+    data["rates"].pop("static")  # keys with a "/", which write_toml does not quote; nothing here converts
+    data["rails"]["stripe"] = {"currencies": ["EUR"], "api_base": nowhere, "network_retries": 0, "secrets_file": str(stripe_file)}
+    data["rails"]["paypal"] = {"currencies": ["EUR"], "base_url": nowhere, "secrets_file": str(paypal_file)}
+    path = write_toml(tmp_path / "deploy.toml", {**data, "database": {"url": database_url}, "mail": {"outbox": str(outbox)}})
+    return path, list(rail_secrets.values())
+
+
 async def test_a_whole_journey_logs_json_lines_and_no_secret(tmp_path, database_url):
     outbox = tmp_path / "outbox"
-    config_path = deployment_file(tmp_path / "deploy.toml", database_url, {"outbox": str(outbox)})
+    config_path, rail_secrets = deployment_with_rails(tmp_path, database_url, outbox)
     server = await asyncio.to_thread(Server, tmp_path, config_path, "serve")
     origin = f"http://127.0.0.1:{server.port}"
-    secrets = [PASSWORD, NEW_PASSWORD, WRONG_PASSWORD]  # what must show nowhere in the log; each found below is added
+    secrets = [PASSWORD, NEW_PASSWORD, WRONG_PASSWORD, *rail_secrets]  # what must show nowhere in the log; more below
     request_ids: list[str] = []
     try:
         async with ClientSession(origin, cookie_jar=CookieJar(unsafe=True)) as http:  # unsafe: cookies for an IP address
@@ -173,6 +197,14 @@ async def test_a_whole_journey_logs_json_lines_and_no_secret(tmp_path, database_
             bad = await call("POST", "/me/top-ups", 422, json={"amount": 20}, headers={**fan, "Idempotency-Key": "top-up-2"})
             assert bad["type"] == "validation_error"
 
+            # The rails, whose providers do not answer: each top-up is left unknown, and their errors are logged.
+            for rail in ("stripe", "paypal"):
+                body = {"amount": money, "rail": rail}
+                left = await call("POST", "/me/top-ups", 201, json=body, headers={**fan, "Idempotency-Key": f"top-up-{rail}"})
+                assert left["status"] == "unknown"
+            forged = {"Stripe-Signature": "t=1,v1=00", "Content-Type": "application/json"}
+            assert (await call("POST", "/rails/stripe/webhooks", 400, data=b"{}", headers=forged))["type"] == "webhook_refused"
+
             # A new password by the mailed link; signed in with it, and out.
             await call("POST", "/password-reset", 204, json={"email": "fan@example.org"})
             letter = await wait_for_mail(outbox, "fan@example.org", count=2)
@@ -195,6 +227,7 @@ async def test_a_whole_journey_logs_json_lines_and_no_secret(tmp_path, database_
     assert len(set(request_ids)) == len(request_ids)
     routes = {(record.get("route"), record.get("status")) for record in records if record["logger"] == "gateway.access"}
     assert ("/api/v1/things/{thing_id}/flattr", 409) in routes and ("/api/v1/session", 401) in routes
-    assert len(secrets) == 3 + 2 * 4 + 1 + 2 and all(len(secret) >= 12 for secret in secrets)
+    assert len(secrets) == 3 + 3 + 2 * 4 + 1 + 2 and all(len(secret) >= 12 for secret in secrets)
+    assert any(record["logger"] == "gateway.payments" for record in records)  # the rails' errors were logged
     for secret in secrets:
         assert secret not in text, f"a secret in the log: {secret[:4]}…"

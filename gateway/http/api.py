@@ -69,8 +69,8 @@ class Call:
         return await self.request.app[BATCHES].submit(work, item)
 
     async def raw_body(self) -> bytes:
-        """The body's bytes as they came, for a route that checks a signature over them (a provider's webhook)."""
-        raw = await _read_body(self.request)
+        """The body's bytes as they came, whatever their type, for a route that checks a signature over them (a webhook)."""
+        raw = await _read_bytes(self.request)
         if len(raw) > MAX_BODY:
             raise BadRequest(f"the body is over {MAX_BODY} bytes")
         return raw
@@ -211,6 +211,10 @@ def _parse_query(endpoint: Endpoint, request: web.Request) -> Any:
 async def _read_body(request: web.Request) -> bytes:
     if request.content_type != "application/json":
         raise UnsupportedMediaType("send the body as application/json")
+    return await _read_bytes(request)
+
+
+async def _read_bytes(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise BadRequest(f"the body is over {MAX_BODY} bytes")
     try:

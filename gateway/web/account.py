@@ -215,6 +215,7 @@ async def _account(page: Page, **more: object) -> dict[str, Any]:
         "created": None,
         "new_name": "",
         "new_scopes": ["read"],
+        "here": "/account",  # what the language switcher comes back to, from the forms' answers too
         **more,
     }
 

@@ -10,6 +10,7 @@ in the page's language, never as a 500.
 from __future__ import annotations
 
 import re
+import urllib.request
 from datetime import timedelta
 
 import pyotp
@@ -25,6 +26,8 @@ from gateway.web.csrf import COOKIE as CSRF_COOKIE
 from gateway.web.language import LANGUAGE_COOKIE
 from gateway.web.render import assets
 from tests.http_support import mails_to, wait_for_mail
+from tests.processes import Server
+from tests.support import config, sqlite_copy, write_toml
 from tests.web_support import (
     PASSWORD,
     csrf_token,
@@ -387,3 +390,24 @@ async def test_signing_in_is_rate_limited_with_the_api(client):
     assert "Retry-After" in response.headers
     api = await client.post("/api/v1/session", json={"login": "nobody", "password": "wrong password"})
     assert api.status == 429  # one count for an address, whichever door it knocks at
+
+
+@pytest.mark.slow
+def test_gateway_serve_serves_the_pages(tmp_path, sqlite_template):
+    """A real ``gateway serve`` process finds its templates, catalogs and assets where the package keeps them."""
+    url = sqlite_copy(sqlite_template, tmp_path / "gateway.sqlite3")
+    data = config()
+    data["rates"].pop("static")  # keys with a "/", which write_toml does not quote; nothing here converts
+    deployment_file = write_toml(tmp_path / "deploy.toml", {**data, "database": {"url": url}, "mail": {"outbox": str(tmp_path)}})
+    server = Server(tmp_path, deployment_file, "serve")
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{server.port}/", headers={"Accept-Language": "fr"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            html = answer.read().decode()
+            assert answer.headers["Vary"] == "Accept-Language, Cookie"
+        assert html_lang(html) == "fr" and "S'inscrire" in html
+        stylesheet = re.search(r'href="(/static/site\.[0-9a-f]+\.css)"', html).group(1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{stylesheet}", timeout=30) as answer:
+            assert answer.headers["Content-Type"].startswith("text/css") and answer.read() == assets()["site.css"].body
+    finally:
+        server.close()

@@ -40,7 +40,7 @@ from gateway.usecases.database import not_ready
 from gateway.usecases.identity.sessions import authenticate_session
 from gateway.usecases.identity.tokens import authenticate_tokens
 from gateway.usecases.settlement.background import BackgroundSettlement
-from gateway.web import install_pages, pages
+from gateway.web import install_pages, pages_middleware
 
 log = logging.getLogger("gateway.http")
 
@@ -154,9 +154,9 @@ def _database_threads(deployment: Deployment) -> int:
 def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Application:
     # The request id outermost, so that everything after logs under it; the metrics next, to count every answer
     # as sent; then security headers, so problems get them too; problems turns what identify raises into problem+json,
-    # but on a page (``gateway.web``), where ``pages`` answers with an HTML page and the pages' own headers.
+    # but on a page (``gateway.web``), where ``pages_middleware`` answers with an HTML page and the pages' own headers.
     app = web.Application(
-        middlewares=[request_ids, metrics().measure(), security_headers, problems, pages, identify],
+        middlewares=[request_ids, metrics().measure(), security_headers, problems, pages_middleware, identify],
         client_max_size=256 * 1024,
         # Room for the longest query the API takes (a 2,000-character URL, each character up to 12 bytes
         # percent-encoded); aiohttp refuses a longer line itself, before any middleware (``gateway.http.runner`` answers).

@@ -10,7 +10,7 @@ can keep (``Page.text``). A page answers with ``Page.render`` (a template),
 ``Page.form_error`` (the form again, saying in the page's language what was
 wrong, with the error's status).
 
-``pages`` is the middleware of every page's answer: the headers (a
+``pages_middleware`` is the middleware of every page's answer: the headers (a
 Content-Security-Policy with no inline script or style, ``frame-ancestors
 'none'``, ``Vary``), and an HTML page for whatever goes wrong, never a
 problem+json and never a traceback. The JSON API is left as it is.
@@ -283,7 +283,7 @@ BROKEN = Said(N_("Something went wrong on our side. Nothing was done twice; try 
 
 
 @web.middleware
-async def pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def pages_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every page's headers, and an HTML page for what goes wrong on one (or at an address with no page, for a browser)."""
     if not is_page(request):
         unmatched = request.match_info.http_exception

@@ -6,7 +6,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: demo test check bench clean
+.PHONY: demo test check bench clean messages
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,16 @@ check: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The texts of the pages and the mail: extract them from the code and the templates (babel.cfg), then update each
+# language's catalog, whose new entries are then to be translated (gateway/locale/fr/LC_MESSAGES/messages.po).
+# The catalogs are read as they are at start (gateway/i18n.py): there is nothing to compile.
+LOCALE = gateway/locale
+messages: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract --mapping-file=babel.cfg --keywords=N_ --no-location --sort-output --width=120 \
+		--project=flattr-gateway --copyright-holder="the flattr gateway's authors" --output-file=$(LOCALE)/messages.pot .
+	$(VENV)/bin/pybabel update --input-file=$(LOCALE)/messages.pot --output-dir=$(LOCALE) --domain=messages \
+		--width=120 --ignore-obsolete --ignore-pot-creation-date
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/settle.py --database sqlite

@@ -128,6 +128,8 @@ class _Http(_Strict):
     redis_url: str | None = None  # rate limits shared through Redis; else in memory, per process
     threads: int | None = Field(default=None, ge=1, le=256)  # for database work; None: 2 on SQLite, 16 on PostgreSQL
     metrics_port: int | None = Field(default=None, ge=1, le=65535)  # /metrics without a token on this port of the host
+    # Stripe.js's origin (https://js.stripe.com), the one other origin pages may take scripts and frames from
+    stripe_js_origin: str | None = Field(default=None, pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class _Mail(_Strict):
@@ -170,6 +172,7 @@ class HttpSettings:
     redis_url: str | None
     threads: int | None
     metrics_port: int | None = None  # where ``serve`` also answers /metrics, to anyone who reaches it: a private network's port
+    stripe_js_origin: str | None = None  # the pages' Content-Security-Policy allows scripts and frames from it too
 
     @property
     def secure_cookies(self) -> bool:

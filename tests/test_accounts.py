@@ -118,7 +118,7 @@ def test_sign_up_mails_a_link_that_makes_the_account(deployment, outbox):
     [mail] = sent(deployment, outbox)
     assert mail["To"] == "fan@example.org" and "Confirmez" in mail["Subject"]
     token = mailed_token(deployment, outbox, "fan@example.org")
-    assert f"http://127.0.0.1:8080/verify-email?token={token}" in mail.get_payload(decode=True).decode()
+    assert f"http://127.0.0.1:8080/verify?token={token}" in mail.get_payload(decode=True).decode()
     fan = verify_email(deployment, token)
     me = profile(deployment, fan)
     assert (me.handle, me.email, me.preferred_currency, me.language, me.role) == ("fan", "fan@example.org", "USD", "fr", "member")
@@ -461,7 +461,7 @@ def test_a_password_reset_ends_every_session_and_token_and_works_once(deployment
     request_password_reset(deployment, " Fan@Example.org ")
     assert len(mails(outbox)) == 1 and queue_counts(deployment)["queued"] == 1  # queued in its transaction
     reset_mail = sent(deployment, outbox)[-1]
-    assert reset_mail["To"] == "fan@example.org" and "reset-password?token=" in reset_mail.get_payload(decode=True).decode()
+    assert reset_mail["To"] == "fan@example.org" and "reset/confirm?token=" in reset_mail.get_payload(decode=True).decode()
     token = mailed_token(deployment, outbox, "fan@example.org")
     with pytest.raises(ValidationError):
         reset_password(deployment, token, "short")
@@ -570,7 +570,7 @@ def test_a_new_address_is_taken_in_alike_free_or_taken_and_changes_once_its_link
     assert attempt["Subject"] == "Quelqu'un a tenté d'utiliser votre adresse pour un autre compte"  # its owner's language
     assert "token=" not in attempt.get_content()
     [letter] = mails_to(outbox, "new@example.org")
-    assert letter["Subject"] == "Confirm your new e-mail address" and "verify-email?token=" in letter.get_content()
+    assert letter["Subject"] == "Confirm your new e-mail address" and "verify?token=" in letter.get_content()
     token = mailed_token(deployment, outbox, "new@example.org")
     assert verify_email(deployment, token) == fan
     me = profile(deployment, fan)

@@ -82,7 +82,7 @@ async def test_a_free_and_a_taken_address_get_the_same_answer(client, deployment
 
     assert deliver_due(deployment).sent == 2
     [verify] = mails_to(outbox, "newcomer@example.org")
-    assert verify["Subject"] == "Confirmez votre adresse e-mail" and "verify-email?token=" in verify.get_content()
+    assert verify["Subject"] == "Confirmez votre adresse e-mail" and "verify?token=" in verify.get_content()
     attempt = mails_to(outbox, "fan@example.org")[-1]
     assert attempt["Subject"] == "Quelqu'un a tenté de s'inscrire avec votre adresse"  # the owner's language
     assert "token=" not in attempt.get_content()
@@ -164,7 +164,7 @@ async def test_a_password_reset_is_queued_by_the_request_and_sent_by_the_worker(
     assert (await client.post("/api/v1/password-reset", json={"email": "fan@example.org"})).status == 204
     assert len(mails_to(outbox, "fan@example.org")) == 1 and queue_counts(deployment)["queued"] == 1
     deliver_due(deployment)
-    assert "reset-password?token=" in mails_to(outbox, "fan@example.org")[1].get_content()
+    assert "reset/confirm?token=" in mails_to(outbox, "fan@example.org")[1].get_content()
 
 
 async def test_the_openapi_document_says_what_sign_up_answers(client):

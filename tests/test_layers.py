@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EDGES = ("gateway.cli", "gateway.http")
+EDGES = ("gateway.cli", "gateway.http", "gateway.web")
 USECASES = ("gateway.usecases",)
 CORE = ("gateway.core",)
 PLUGINS = ("adapters", "currencies")

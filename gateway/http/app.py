@@ -27,6 +27,7 @@ from gateway.http.keys import (
     RATE_HEADERS,
     SESSION_COOKIE,
     SETTLER,
+    is_page,
 )
 from gateway.http.metrics import metrics, metrics_page
 from gateway.http.problems import from_error, problem
@@ -39,6 +40,7 @@ from gateway.usecases.database import not_ready
 from gateway.usecases.identity.sessions import authenticate_session
 from gateway.usecases.identity.tokens import authenticate_tokens
 from gateway.usecases.settlement.background import BackgroundSettlement
+from gateway.web import install_pages, pages_middleware
 
 log = logging.getLogger("gateway.http")
 
@@ -72,7 +74,11 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
 
 @web.middleware
 async def identify(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Who is calling: a bearer token, or a session cookie (whose writes need the CSRF header)."""
+    """Who is calling: a bearer token, or a session cookie (whose writes need the CSRF header).
+
+    A page's form cannot send a header: it carries the token in a field, which
+    every page checks before it runs (``gateway.web.page``).
+    """
     deployment = request.app[DEPLOYMENT]
     principal = None
     authorization = request.headers.get("Authorization", "")
@@ -86,7 +92,7 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
             raise InvalidCredentials("this token is unknown, revoked or expired")
     elif SESSION_COOKIE in request.cookies:
         principal = await asyncio.to_thread(authenticate_session, deployment, request.cookies[SESSION_COOKIE])
-        if principal is not None and request.method not in SAFE_METHODS:
+        if principal is not None and request.method not in SAFE_METHODS and not is_page(request):
             sent = request.headers.get(CSRF_HEADER, "")
             if not same(sent, principal.csrf_token or ""):
                 raise CsrfFailed(f"a signed-in browser must send the {CSRF_HEADER} header it got at sign-in")
@@ -147,9 +153,10 @@ def _database_threads(deployment: Deployment) -> int:
 
 def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Application:
     # The request id outermost, so that everything after logs under it; the metrics next, to count every answer
-    # as sent; then security headers, so problems get them too; problems turns what identify raises into problem+json.
+    # as sent; then security headers, so problems get them too; problems turns what identify raises into problem+json,
+    # but on a page (``gateway.web``), where ``pages_middleware`` answers with an HTML page and the pages' own headers.
     app = web.Application(
-        middlewares=[request_ids, metrics().measure(), security_headers, problems, identify],
+        middlewares=[request_ids, metrics().measure(), security_headers, problems, pages_middleware, identify],
         client_max_size=256 * 1024,
         # Room for the longest query the API takes (a 2,000-character URL, each character up to 12 bytes
         # percent-encoded); aiohttp refuses a longer line itself, before any middleware (``gateway.http.runner`` answers).
@@ -178,6 +185,7 @@ def create_app(deployment: Deployment, limiter: Limiter | None = None) -> web.Ap
     app.router.add_get(api.prefix + "/openapi.json", openapi_json)
     app.router.add_get("/api/docs", docs_page)
     app.router.add_get("/metrics", metrics_page)  # an operator's token; or, with http.metrics_port, on that port to anyone
+    install_pages(app)  # the web product: /, /signup, /signin, /account... (gateway/web)
 
     async def close_limiter(app: web.Application) -> None:
         await app[LIMITER].close()

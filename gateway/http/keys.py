@@ -20,3 +20,11 @@ SETTLER: web.AppKey[BackgroundSettlement] = web.AppKey("settler")  # this proces
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")  # the caller, or None
 RATE_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("rate_headers")  # RateLimit-* of this request
 SESSION_COOKIE = "fgw_session"  # the browser session (HttpOnly, SameSite=Lax)
+# The name of every page's route starts with it (``gateway/web``): a page's form carries its CSRF token in a
+# field, which the page checks, instead of the X-CSRF-Token header the API wants of a browser.
+PAGE_ROUTE = "page:"
+
+
+def is_page(request: web.Request) -> bool:
+    """Whether ``request`` went to a page (HTML, forms) rather than to the JSON API."""
+    return (request.match_info.route.name or "").startswith(PAGE_ROUTE)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, Field, StrictBool, StrictStr
 
-from gateway.errors import Forbidden, InvalidCredentials
-from gateway.http.api import Api, Call, enforce
-from gateway.http.keys import LIMITER, SESSION_COOKIE
-from gateway.http.ratelimit import RULES
+from gateway.errors import Forbidden
+from gateway.http.api import Api, Call
+from gateway.http.keys import SESSION_COOKIE
 from gateway.http.schemas import Model
+from gateway.http.signin import clear_session_cookie, counting_wrong_attempts, set_session_cookie
 from gateway.rules import (
     CURRENCY,
     EMAIL_MAX,
@@ -194,46 +193,16 @@ async def sign_up(call: Call) -> SignUpAccepted:
 )
 async def log_in(call: Call) -> web.Response:
     body: LogIn = call.body
-    grant = await _counting_wrong_attempts(
-        call, body.login, lambda: call.run(sessions.log_in, call.deployment, body.login, body.password, body.totp_code)
+    grant = await counting_wrong_attempts(
+        call.request,
+        call.deployment,
+        body.login,
+        lambda: call.run(sessions.log_in, call.deployment, body.login, body.password, body.totp_code),
     )
     out = SessionOut(participant_id=grant.participant_id, csrf_token=grant.csrf_token, expires_at=grant.expires_at)
     response = web.Response(status=201, text=out.model_dump_json(), content_type="application/json")
-    # A lifetime rather than a date: the browser's clock, not ours, decides when a date has passed.
-    lifetime = int((grant.expires_at - call.deployment.clock.now()).total_seconds())
-    response.set_cookie(
-        SESSION_COOKIE,
-        grant.token,
-        max_age=lifetime,
-        httponly=True,
-        samesite="Lax",
-        secure=call.deployment.settings.http.secure_cookies,
-        path="/",
-    )
+    set_session_cookie(response, call.deployment, grant)
     return response
-
-
-async def _counting_wrong_attempts(call: Call, login: str, attempt: Callable[[], Awaitable[T]]) -> T:
-    """Run ``attempt`` unless the account has had too many wrong passwords or codes lately, from any address.
-
-    Each attempt is counted before it is checked, so that guesses sent all at
-    once cannot slip past the count together; one that was not wrong is taken
-    back off. The price: once the count is full, the owner too must wait.
-    """
-    limiter, rule = call.request.app[LIMITER], RULES["log_in_failures"]
-    key = "log_in_failures:" + await call.run(sessions.sign_in_subject, call.deployment, login)
-    counted = await limiter.hit(key, rule)
-    if not counted.allowed:
-        enforce(call.request, counted, "too many wrong attempts to sign in to this account")
-    wrong = False
-    try:
-        return await attempt()
-    except InvalidCredentials:
-        wrong = True
-        raise
-    finally:
-        if not wrong:
-            await limiter.give_back(key, rule)
 
 
 @router.route("DELETE", "/session", "Sign out", TAG, access="public")
@@ -242,7 +211,7 @@ async def log_out(call: Call) -> web.Response:
     if token:
         await call.run(sessions.log_out, call.deployment, token)
     response = web.Response(status=204)
-    response.del_cookie(SESSION_COOKIE, path="/")
+    clear_session_cookie(response)
     return response
 
 

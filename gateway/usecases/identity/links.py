@@ -20,47 +20,39 @@ from sqlalchemy import Connection, Row, and_, or_, select, update
 
 from gateway.deployment import Deployment
 from gateway.errors import ValidationError
+from gateway.i18n import N_, translate
 from gateway.security import new_token, token_hash
 from gateway.storage.schema import credentials, email_tokens
 from gateway.usecases import mail_queue
 
 VERIFY, RESET, CHANGE = "verify", "reset", "change"  # what a link is for; also the kind of its mail
 
-# What a link is for: how long it lasts, the page it opens, and the letter in each language.
+# What a link is for: how long it lasts, the page that opens it (``gateway/web``), and its letter, translated
+# into the reader's language when it is queued (``gateway.i18n``).
 LIFETIME = {VERIFY: timedelta(days=2), RESET: timedelta(hours=1), CHANGE: timedelta(days=2)}
-PAGE = {VERIFY: "verify-email", RESET: "reset-password", CHANGE: "verify-email"}
+PAGE = {VERIFY: "verify", RESET: "reset/confirm", CHANGE: "verify"}
 LETTERS = {
-    (VERIFY, "en"): (
-        "Confirm your e-mail address",
-        "Hello {handle},\n\nto confirm this address for your account on {platform}, open this link:\n\n{link}\n\n"
-        "It works for 2 days. If you did not sign up, ignore this mail.\n",
+    VERIFY: (
+        N_("Confirm your e-mail address"),
+        N_(
+            "Hello %(handle)s,\n\nto confirm this address for your account on %(platform)s, open this link:\n\n%(link)s\n\n"
+            "It works for 2 days. If you did not sign up, ignore this mail.\n"
+        ),
     ),
-    (VERIFY, "fr"): (
-        "Confirmez votre adresse e-mail",
-        "Bonjour {handle},\n\npour confirmer cette adresse pour votre compte sur {platform}, ouvrez ce lien :\n\n{link}\n\n"
-        "Il est valable 2 jours. Si vous ne vous êtes pas inscrit, ignorez ce message.\n",
+    RESET: (
+        N_("Choose a new password"),
+        N_(
+            "Hello %(handle)s,\n\nto choose a new password for %(platform)s, open this link:\n\n%(link)s\n\n"
+            "It works for 1 hour. If you did not ask for it, ignore this mail: your password stays as it is.\n"
+        ),
     ),
-    (RESET, "en"): (
-        "Choose a new password",
-        "Hello {handle},\n\nto choose a new password for {platform}, open this link:\n\n{link}\n\n"
-        "It works for 1 hour. If you did not ask for it, ignore this mail: your password stays as it is.\n",
-    ),
-    (RESET, "fr"): (
-        "Choisissez un nouveau mot de passe",
-        "Bonjour {handle},\n\npour choisir un nouveau mot de passe sur {platform}, ouvrez ce lien :\n\n{link}\n\n"
-        "Il est valable 1 heure. Si vous ne l'avez pas demandé, ignorez ce message : votre mot de passe ne change pas.\n",
-    ),
-    (CHANGE, "en"): (
-        "Confirm your new e-mail address",
-        "Hello {handle},\n\nto use this address for your account on {platform} from now on, open this link:\n\n{link}\n\n"
-        "It works for 2 days. Until then your account keeps its old address. If you did not ask for it, ignore this "
-        "mail: no account will use this address.\n",
-    ),
-    (CHANGE, "fr"): (
-        "Confirmez votre nouvelle adresse e-mail",
-        "Bonjour {handle},\n\npour utiliser désormais cette adresse pour votre compte sur {platform}, ouvrez ce lien :"
-        "\n\n{link}\n\nIl est valable 2 jours. D'ici là, votre compte garde son ancienne adresse. Si vous ne l'avez pas "
-        "demandé, ignorez ce message : aucun compte n'utilisera cette adresse.\n",
+    CHANGE: (
+        N_("Confirm your new e-mail address"),
+        N_(
+            "Hello %(handle)s,\n\nto use this address for your account on %(platform)s from now on, open this link:"
+            "\n\n%(link)s\n\nIt works for 2 days. Until then your account keeps its old address. If you did not ask "
+            "for it, ignore this mail: no account will use this address.\n"
+        ),
     ),
 }
 
@@ -91,9 +83,10 @@ def issue(
             **holder, purpose=purpose, email=address, token_hash=token_hash(token), expires_at=expires_at
         )
     )
-    subject, text = LETTERS.get((purpose, owner.language)) or LETTERS[purpose, "en"]
+    subject, text = LETTERS[purpose]
     link = f"{deployment.settings.http.base_url.rstrip('/')}/{PAGE[purpose]}?token={token}"
-    body = text.format(handle=owner.handle, platform=deployment.settings.name, link=link)
+    params = {"handle": owner.handle, "platform": deployment.settings.name, "link": link}
+    subject, body = translate(owner.language, subject), translate(owner.language, text, params)
     return mail_queue.enqueue(connection, deployment, purpose, address, subject, body, useless_after=expires_at)
 
 

@@ -16,40 +16,31 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select
 
 from gateway.deployment import Deployment
+from gateway.i18n import N_, translate
 from gateway.storage.schema import credentials, participants
 from gateway.usecases import mail_queue
 
 SIGN_UP, CHANGE = "sign_up", "change"  # what someone tried to do with a taken address
 ATTEMPT = "sign_up_attempt"  # the kind of the owner's letter, whatever the cause: one count for its hourly limit
 ATTEMPT_QUIET = timedelta(hours=1)  # one such letter an hour at most: a stranger cannot flood the owner's mailbox
-ATTEMPT_LETTERS = {
-    (SIGN_UP, "en"): (
-        "Someone tried to sign up with your address",
-        "Hello {handle},\n\nsomeone tried to sign up on {platform} with this e-mail address, which already "
-        "belongs to your account. No new account was made.\n\nIf it was you, sign in at {site} instead (if you "
-        "forgot your password, ask there for a new one). If it was not you, ignore this mail: your account "
-        "stays as it is.\n",
+ATTEMPT_LETTERS = {  # translated into the owner's language when queued (``gateway.i18n``)
+    SIGN_UP: (
+        N_("Someone tried to sign up with your address"),
+        N_(
+            "Hello %(handle)s,\n\nsomeone tried to sign up on %(platform)s with this e-mail address, which already "
+            "belongs to your account. No new account was made.\n\nIf it was you, sign in at %(site)s instead (if you "
+            "forgot your password, ask there for a new one). If it was not you, ignore this mail: your account "
+            "stays as it is.\n"
+        ),
     ),
-    (SIGN_UP, "fr"): (
-        "Quelqu'un a tenté de s'inscrire avec votre adresse",
-        "Bonjour {handle},\n\nquelqu'un a tenté de s'inscrire sur {platform} avec cette adresse e-mail, qui "
-        "appartient déjà à votre compte. Aucun nouveau compte n'a été créé.\n\nSi c'était vous, connectez-vous "
-        "plutôt sur {site} (si vous avez oublié votre mot de passe, demandez-y-en un nouveau). Si ce n'était pas "
-        "vous, ignorez ce message : votre compte ne change pas.\n",
-    ),
-    (CHANGE, "en"): (
-        "Someone tried to use your address for another account",
-        "Hello {handle},\n\nsomeone signed in on {platform} asked to use this e-mail address, which already "
-        "belongs to your account, for another account. Nothing was changed.\n\nIf it was you, this address "
-        "already has an account: sign in at {site} with it. If it was not you, ignore this mail: your account "
-        "stays as it is.\n",
-    ),
-    (CHANGE, "fr"): (
-        "Quelqu'un a tenté d'utiliser votre adresse pour un autre compte",
-        "Bonjour {handle},\n\nquelqu'un connecté sur {platform} a demandé à utiliser cette adresse e-mail, qui "
-        "appartient déjà à votre compte, pour un autre compte. Rien n'a changé.\n\nSi c'était vous, cette adresse "
-        "a déjà un compte : connectez-vous avec elle sur {site}. Si ce n'était pas vous, ignorez ce message : "
-        "votre compte ne change pas.\n",
+    CHANGE: (
+        N_("Someone tried to use your address for another account"),
+        N_(
+            "Hello %(handle)s,\n\nsomeone signed in on %(platform)s asked to use this e-mail address, which already "
+            "belongs to your account, for another account. Nothing was changed.\n\nIf it was you, this address "
+            "already has an account: sign in at %(site)s with it. If it was not you, ignore this mail: your account "
+            "stays as it is.\n"
+        ),
     ),
 }
 
@@ -72,7 +63,8 @@ def tell_owner(connection: Connection, deployment: Deployment, owner: Row[Any], 
     """Queue the owner's letter about ``cause``, in their language, unless one went out within ``ATTEMPT_QUIET``."""
     if mail_queue.queued_since(connection, ATTEMPT, address, deployment.clock.now() - ATTEMPT_QUIET):
         return
-    subject, text = ATTEMPT_LETTERS.get((cause, owner.language)) or ATTEMPT_LETTERS[cause, "en"]
+    subject, text = ATTEMPT_LETTERS[cause]
     site = deployment.settings.http.base_url.rstrip("/")
-    body = text.format(handle=owner.handle, platform=deployment.settings.name, site=site)
+    params = {"handle": owner.handle, "platform": deployment.settings.name, "site": site}
+    subject, body = translate(owner.language, subject), translate(owner.language, text, params)
     mail_queue.enqueue(connection, deployment, ATTEMPT, address, subject, body)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from gateway.deployment import Deployment
 from gateway.errors import ValidationError
+from gateway.i18n import N_, translate
 from gateway.rules import text_problem
 from gateway.storage.engine import reading, run_in_transaction
 from gateway.storage.schema import participants, payout_destinations
@@ -26,19 +27,11 @@ from gateway.usecases.identity.confirm import check_password, use_code, verified
 
 NOTICE = "payout_destination"
 DESTINATION_MAX = 200
-NOTICES = {
-    "en": (
-        "Your payout destination was changed",
-        "Hello {handle},\n\nthe destination of your payouts through {rail} on {platform} is now:\n\n    {destination}\n\n"
-        "If it was not you, sign in at {site} at once, change your password, and write to the operator.\n",
-    ),
-    "fr": (
-        "La destination de vos versements a changé",
-        "Bonjour {handle},\n\nla destination de vos versements par {rail} sur {platform} est désormais :\n\n"
-        "    {destination}\n\nSi ce n'était pas vous, connectez-vous tout de suite sur {site}, changez votre mot de "
-        "passe et écrivez à l'opérateur.\n",
-    ),
-}
+NOTICE_SUBJECT = N_("Your payout destination was changed")
+NOTICE_TEXT = N_(
+    "Hello %(handle)s,\n\nthe destination of your payouts through %(rail)s on %(platform)s is now:\n\n    %(destination)s\n\n"
+    "If it was not you, sign in at %(site)s at once, change your password, and write to the operator.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -139,12 +132,12 @@ def _notify(
     person = connection.execute(
         select(participants.c.handle, participants.c.language).where(participants.c.id == participant_id)
     ).one()
-    subject, text = NOTICES.get(person.language) or NOTICES["en"]
-    body = text.format(
-        handle=person.handle,
-        rail=rail,
-        platform=deployment.settings.name,
-        destination=destination,
-        site=deployment.settings.http.base_url.rstrip("/"),
-    )
+    params = {
+        "handle": person.handle,
+        "rail": rail,
+        "platform": deployment.settings.name,
+        "destination": destination,
+        "site": deployment.settings.http.base_url.rstrip("/"),
+    }
+    subject, body = translate(person.language, NOTICE_SUBJECT), translate(person.language, NOTICE_TEXT, params)
     mail_queue.enqueue(connection, deployment, NOTICE, address, subject, body)

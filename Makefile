@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 
 # The static checks, then every test: a finding of ruff or mypy fails the run as a failing test does.
 test: check
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 
 check: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

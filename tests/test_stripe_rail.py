@@ -309,6 +309,7 @@ def test_the_deployment_file_is_refused_with_an_inline_key_and_loads_without(no_
         ({}, f'secret_key = "{SECRET_KEY}"\nsecret = "x"\n', "has 'secret'; it takes only secret_key and webhook_secret"),
         ({}, "secret_key = 5\n", "secret_key in .* must be a string"),
     ],
+    ids=["none", "publishable", "not-a-key", "bad-signing-secret", "not-toml", "unknown-key", "not-a-string"],
 )
 def test_a_missing_or_wrong_secret_is_a_clear_error_that_never_shows_it(no_env, tmp_path, env, file_text, message):
     for name, value in env.items():

@@ -46,7 +46,8 @@ PUBLIC_PAGES = ["/", "/signup", "/signin", "/reset", "/reset/confirm?token=abc",
 
 @pytest.fixture
 async def client(deployment, aiohttp_client):
-    return await aiohttp_client(create_app(deployment, limiter=MemoryLimiter()))
+    # A frozen limiter clock: a test's requests all fall in one window, wherever the minute turns (no timing in tests).
+    return await aiohttp_client(create_app(deployment, limiter=MemoryLimiter(clock=lambda: 1_000_000.0)))
 
 
 def account_id(deployment, client) -> int:

@@ -60,6 +60,7 @@ from adapters.paypal.models import (
     read_payout_item,
     read_refund,
 )
+from adapters.secrets import Secret
 from gateway.clock import Clock, SystemClock
 
 log = logging.getLogger("adapters.paypal")
@@ -83,26 +84,9 @@ WEBHOOK_HEADERS = {
 _REQUEST_IN_PROGRESS = "PREVIOUS_REQUEST_IN_PROGRESS"
 
 
-class _Secret:
-    """A string that shows itself only when asked: never in repr, str or a log line."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<hidden>"
-
-    __str__ = __repr__
-
-
 @dataclass(frozen=True)
 class _Token:
-    value: _Secret
+    value: Secret
     refresh_at: datetime
 
 
@@ -139,7 +123,7 @@ class PayPalClient:
             raise ValueError(f"base_url must be an http(s) address, got {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
-        self._secret = _Secret(secret)
+        self._secret = Secret(secret)
         self._session = session
         self._owns_session = session is None
         self.timeout = timeout
@@ -528,7 +512,7 @@ class PayPalClient:
             raise PayPalUnavailable("token: PayPal's answer has no access_token or expires_in", name="UNREADABLE_ANSWER")
         margin = min(self._token_margin, timedelta(seconds=lifetime) / 2)
         log.debug("PayPal token obtained, valid %s s", lifetime)
-        return _Token(_Secret(value), self._clock.now() + timedelta(seconds=lifetime) - margin)
+        return _Token(Secret(value), self._clock.now() + timedelta(seconds=lifetime) - margin)
 
 
 def _segment(value: str) -> str:

@@ -105,6 +105,7 @@ from adapters.paypal.models import (
     PayoutLine,
     link,
 )
+from adapters.secrets import Secret
 from adapters.states import PaymentState
 from currencies import Rate
 from gateway.clock import Clock, SystemClock
@@ -148,23 +149,6 @@ BUYER_ISSUES = frozenset(
 REFUND_DONE, REFUND_PENDING, REFUND_FAILED = "COMPLETED", "PENDING", frozenset({"FAILED", "CANCELLED"})
 
 
-class _Hidden:
-    """A secret that shows itself only when asked: never in repr, str, or ``vars()``."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<hidden>"
-
-    __str__ = __repr__
-
-
 class PayPalRail:
     """PayPal, built as ``PayPalRail(name=..., options=...)`` from the ``[rails.paypal]`` table.
 
@@ -197,7 +181,7 @@ class PayPalRail:
                 f"rails.{name}: no {missing}: set it in the environment, or in the TOML file named by rails.{name}.secrets_file"
             )
         self.client_id = client_id
-        self._secret = _Hidden(secret)
+        self._secret = Secret(secret)
         self.webhook_id = found.get(WEBHOOK_ID)  # without it, no webhook can be verified: all are refused
         self._clock: Clock = clock or SystemClock()
         self._clients: dict[asyncio.AbstractEventLoop, PayPalClient] = {}

@@ -73,6 +73,7 @@ import stripe
 
 from adapters.base import Outcome, PayoutRequest, RefundRequest, TopUpRequest, WebhookEvent
 from adapters.options import int_option, reject_unknown
+from adapters.secrets import Secret
 from adapters.states import PaymentState
 from adapters.stripe.client import (
     FEE,
@@ -121,23 +122,6 @@ REFUND_REFUSALS = frozenset({"charge_already_refunded", "charge_disputed", "amou
 SECRET_PREFIXES = ("sk_", "rk_", "whsec_")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-
-
-class _Secret:
-    """A string that shows itself only when asked: never in repr, str or a log line."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<hidden>"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -206,8 +190,8 @@ class StripeRail:
         self.network_retries = int_option(name, options, "network_retries", 2, 0, 5)
         self.publishable_key = _publishable_key(name, options.get("publishable_key"))
         secret_key, webhook_secret = _secrets(name, options.get("secrets_file"))
-        self._secret_key = _Secret(secret_key)
-        self._webhook_secret = _Secret(webhook_secret) if webhook_secret else None
+        self._secret_key = Secret(secret_key)
+        self._webhook_secret = Secret(webhook_secret) if webhook_secret else None
         self.mode = "live" if "_live_" in secret_key else "test"
         self._apis: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _StripeCalls] = weakref.WeakKeyDictionary()
         self._disputes: OrderedDict[str, str] = OrderedDict()  # PaymentIntent -> its dispute, as webhooks told

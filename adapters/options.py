@@ -7,6 +7,7 @@ builds each rail once, so a wrong option stops start-up with one line naming
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,3 +29,13 @@ def int_option(rail: str, options: Mapping[str, Any], key: str, default: int, lo
     if not isinstance(raw, int) or isinstance(raw, bool) or not low <= raw <= high:
         raise ConfigError(f"rails.{rail}.{key}: expected a whole number from {low} to {high}, got {raw!r}")
     return raw
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: the only place a rail may reach a provider over plain http (a test server)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -77,7 +77,6 @@ per running loop, and ``close()`` closes them.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import os
@@ -90,7 +89,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.base import Outcome, PayoutRequest, RefundRequest, Subject, TopUpRequest, WebhookEvent
-from adapters.options import reject_unknown
+from adapters.options import is_loopback, reject_unknown
 from adapters.paypal.client import LIVE_URL, SENDER_BATCH_ID_WINDOW, PayPalClient
 from adapters.paypal.errors import PayPalAmountError, PayPalAuthError, PayPalDuplicateBatch, PayPalError, PayPalUnavailable
 from adapters.paypal.minor import PAYPAL_DECIMALS, to_paypal
@@ -584,18 +583,9 @@ def _base_url(rail: str, value: Any) -> str:
     parts = urlsplit(value) if isinstance(value, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"rails.{rail}.base_url: expected an https address such as {LIVE_URL!r}, got {value!r}")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(f"rails.{rail}.base_url: PayPal is reached over https (plain http only to this machine)")
     return str(value).rstrip("/")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _timeout(rail: str, value: Any) -> float:

@@ -54,7 +54,6 @@ anything is sent.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import re
@@ -72,7 +71,7 @@ from urllib.parse import urlsplit
 import stripe
 
 from adapters.base import Outcome, PayoutRequest, RefundRequest, TopUpRequest, WebhookEvent
-from adapters.options import int_option, reject_unknown
+from adapters.options import int_option, is_loopback, reject_unknown
 from adapters.secrets import Secret
 from adapters.states import PaymentState
 from adapters.stripe.client import (
@@ -591,18 +590,9 @@ def _api_base(rail: str, raw: object) -> str:
     host = parts.hostname or ""
     if parts.scheme == "https" and host:
         return raw.rstrip("/")
-    if parts.scheme == "http" and _loopback(host):
+    if parts.scheme == "http" and is_loopback(host):
         return raw.rstrip("/")
     raise ConfigError(f"rails.{rail}.api_base: expected an https address (or http on 127.0.0.1 for a test server), got {raw!r}")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _country(rail: str, raw: object, key: str) -> str:

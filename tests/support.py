@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from moneyed import Money
-from sqlalchemy import Engine, create_engine, event, insert, text
+from sqlalchemy import Engine, create_engine, event, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from gateway.clock import FixedClock
 from gateway.config import settings_from_dict
+from gateway.core.check import check_ledger
 from gateway.deployment import Deployment, open_deployment
 from gateway.security import hash_password
 from gateway.storage.engine import make_engine
 from gateway.storage.migrate import upgrade
-from gateway.storage.schema import credentials, metadata
+from gateway.storage.schema import accounts, credentials, metadata
 from gateway.usecases import top_up as top_up_usecase
 from gateway.usecases import withdraw as withdraw_usecase
 from gateway.usecases.participants import register_participant
@@ -304,3 +305,20 @@ def verify_address(deployment: Deployment, participant: int, email: str, passwor
                 updated_at=now,
             )
         )
+
+
+def balance(deployment: Deployment, owner: int, purpose: str, code: str = "EUR") -> int:
+    """An account's balance in minor units; 0 for one not opened yet."""
+    with deployment.engine.connect() as connection:
+        found = connection.execute(
+            select(accounts.c.balance).where(
+                accounts.c.owner_id == owner, accounts.c.purpose == purpose, accounts.c.currency == code
+            )
+        ).scalar()
+    return int(found or 0)
+
+
+def ledger_holds(deployment: Deployment) -> None:
+    """Every invariant of the ledger holds."""
+    with deployment.engine.connect() as connection:
+        assert check_ledger(connection) == []

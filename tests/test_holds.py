@@ -24,8 +24,7 @@ from gateway.usecases.things import register_thing
 from gateway.usecases.top_up import refresh_top_up, top_up
 from gateway.usecases.withdraw import withdraw
 from tests.rail_support import scripted_options, set_provider_state
-from tests.support import NOVEMBER, config, payable
-from tests.test_payments import balance, ledger_holds
+from tests.support import NOVEMBER, balance, config, ledger_holds, payable
 
 OCTOBER = parse_period("2026-10", "month")
 HOLD = 60

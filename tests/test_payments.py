@@ -15,18 +15,17 @@ from moneyed import Money
 from sqlalchemy import select
 
 from adapters import Outcome, PaymentState
-from gateway.core.check import check_ledger
 from gateway.core.states import may_move
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
-from gateway.storage.schema import accounts, rail_events
+from gateway.storage.schema import rail_events
 from gateway.usecases.participants import register_participant
 from gateway.usecases.rails_sync import sync
 from gateway.usecases.top_up import record_top_up, refresh_top_up, top_up
 from gateway.usecases.withdraw import withdraw
 from tests.http_support import member
 from tests.rail_support import provider_state, script, set_provider_state, signed
-from tests.support import payable
+from tests.support import balance, ledger_holds, payable
 
 S = PaymentState
 # The state machine, written out again by hand: the code's table must agree with it, pair by pair.
@@ -45,21 +44,6 @@ ALLOWED = {
 @pytest.mark.parametrize(("current", "new"), list(product(PaymentState, PaymentState)))
 def test_the_state_machine_allows_exactly_its_moves(current, new):
     assert may_move(current, new) == (new in ALLOWED[current])
-
-
-def balance(deployment, owner, purpose, code="EUR"):
-    with deployment.engine.connect() as connection:
-        found = connection.execute(
-            select(accounts.c.balance).where(
-                accounts.c.owner_id == owner, accounts.c.purpose == purpose, accounts.c.currency == code
-            )
-        ).scalar()
-    return found or 0
-
-
-def ledger_holds(deployment):
-    with deployment.engine.connect() as connection:
-        assert check_ledger(connection) == []
 
 
 def eur(amount):

@@ -37,12 +37,11 @@ from adapters import PaymentState, PayoutRequest, RefundRequest, TopUpRequest, l
 from adapters.paypal.rail import PayPalRail
 from gateway.config import settings_from_dict
 from gateway.core.accounts import Purpose, account
-from gateway.core.check import check_ledger
 from gateway.core.ledger import Entry, Leg, post
 from gateway.errors import ConfigError, RailRefused, RailUnavailable, WebhookRefused
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
-from gateway.storage.schema import accounts, participants, top_ups, withdrawals
+from gateway.storage.schema import participants, top_ups, withdrawals
 from gateway.usecases.destinations import set_destination
 from gateway.usecases.participants import register_participant
 from gateway.usecases.rails_sync import sync
@@ -51,7 +50,7 @@ from gateway.usecases.top_up import refresh_top_up, top_up
 from gateway.usecases.webhooks import receive
 from gateway.usecases.withdraw import Withdrawal, refresh_withdrawal, withdraw
 from tests.http_support import member
-from tests.support import PASSWORD, config, payable
+from tests.support import PASSWORD, balance, config, ledger_holds, payable
 
 if TYPE_CHECKING:
     from gateway.deployment import Deployment
@@ -138,24 +137,9 @@ async def client(paypal_deployment, aiohttp_client):
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def balance(deployment: Deployment, owner: int, purpose: str, code: str = "EUR") -> int:
-    with deployment.engine.connect() as connection:
-        found = connection.execute(
-            select(accounts.c.balance).where(
-                accounts.c.owner_id == owner, accounts.c.purpose == purpose, accounts.c.currency == code
-            )
-        ).scalar()
-    return int(found or 0)
-
-
 def participant(deployment: Deployment, handle: str) -> int:
     with deployment.engine.connect() as connection:
         return int(connection.execute(select(participants.c.id).where(participants.c.handle == handle)).scalar_one())
-
-
-def ledger_holds(deployment: Deployment) -> None:
-    with deployment.engine.connect() as connection:
-        assert check_ledger(connection) == []
 
 
 def row_of(deployment: Deployment, table: Any, row_id: int) -> Any:

@@ -14,7 +14,7 @@ from gateway.usecases.refund import refund_top_up
 from gateway.usecases.top_up import top_up
 from tests.http_support import member
 from tests.rail_support import provider_state, script
-from tests.test_payments import balance, ledger_holds
+from tests.support import balance, ledger_holds
 
 
 def eur(amount):

@@ -36,7 +36,7 @@ from adapters.stripe import (
 from adapters.stripe.client import payment_outcome, translate
 from gateway.errors import ConfigError
 from tests.fakes.localstripe import API_KEY
-from tests.fakes.stripe_connect import StripeStack, sign
+from tests.fakes.stripe_connect import StripeStack, card, sign
 
 pytest_plugins = ("tests.fakes.stripe_connect",)  # the fixtures stripe_stack and stripe_fake
 
@@ -50,17 +50,6 @@ INSUFFICIENT_FUNDS = "4000000000009995"
 async def api(stripe_stack: StripeStack) -> AsyncIterator[StripeApi]:
     async with StripeApi(API_KEY, api_base=stripe_stack.url, max_network_retries=0, timeout=10) as client:
         yield client
-
-
-async def card(stack: StripeStack, number: str) -> str:
-    """A card PaymentMethod, made as Stripe.js would make it in the funder's browser."""
-    async with stack.localstripe.session.post(
-        f"{stack.localstripe.url}/v1/payment_methods",
-        data={"type": "card", "card[number]": number, "card[exp_month]": "12", "card[exp_year]": "2030", "card[cvc]": "123"},
-        headers={"Authorization": f"Bearer {API_KEY}"},
-    ) as response:
-        assert response.status == 200, await response.text()
-        return str((await response.json())["id"])
 
 
 @dataclass

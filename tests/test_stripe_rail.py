@@ -36,20 +36,19 @@ from adapters.stripe import StripeApi
 from adapters.stripe.rail import StripeRail
 from gateway.config import settings_from_dict
 from gateway.core.accounts import account
-from gateway.core.check import check_ledger
 from gateway.core.ledger import Entry, Leg, post
 from gateway.errors import ConfigError, RailRefused, RailUnavailable, WebhookRefused
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
-from gateway.storage.schema import accounts, rail_events, top_ups, withdrawals
+from gateway.storage.schema import rail_events, top_ups, withdrawals
 from gateway.usecases.destinations import set_destination
 from gateway.usecases.participants import register_participant
 from gateway.usecases.rails_sync import sync
 from gateway.usecases.refund import refund_top_up
 from gateway.usecases.top_up import refresh_top_up, top_up
 from gateway.usecases.withdraw import withdraw
-from tests.fakes.stripe_connect import StripeStack, sign
-from tests.support import PASSWORD, config, payable
+from tests.fakes.stripe_connect import StripeStack, card, sign
+from tests.support import PASSWORD, balance, config, ledger_holds, payable
 
 pytest_plugins = ("tests.fakes.stripe_connect",)  # the fixtures stripe_stack and stripe_fake
 
@@ -118,17 +117,6 @@ async def client(carded, aiohttp_client):
 # helpers
 
 
-async def card(stack: StripeStack, number: str) -> str:
-    """A card PaymentMethod, made as Stripe.js makes it in the funder's browser."""
-    async with stack.localstripe.session.post(
-        f"{stack.localstripe.url}/v1/payment_methods",
-        data={"type": "card", "card[number]": number, "card[exp_month]": "12", "card[exp_year]": "2030", "card[cvc]": "123"},
-        headers={"Authorization": f"Bearer {SECRET_KEY}"},
-    ) as response:
-        assert response.status == 200, await response.text()
-        return str((await response.json())["id"])
-
-
 async def pay(stack: StripeStack, intent_id: str, number: str = VISA) -> Any:
     """The funder's browser confirms the PaymentIntent with a card, as Stripe.js does with the client secret."""
     async with StripeApi(SECRET_KEY, api_base=stack.url, max_network_retries=0) as browser:
@@ -160,21 +148,6 @@ def stripe_headers(body: bytes, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
 def calls(stack: StripeStack, method: str, path: str) -> list[int]:
     """The statuses of the requests the fake got on one route, in order."""
     return [logged.status for logged in stack.fake.requests if (logged.method, logged.path) == (method, path)]
-
-
-def balance(deployment, owner, purpose, code="EUR"):
-    with deployment.engine.connect() as connection:
-        found = connection.execute(
-            select(accounts.c.balance).where(
-                accounts.c.owner_id == owner, accounts.c.purpose == purpose, accounts.c.currency == code
-            )
-        ).scalar()
-    return found or 0
-
-
-def ledger_holds(deployment):
-    with deployment.engine.connect() as connection:
-        assert check_ledger(connection) == []
 
 
 def status_of(deployment, table, row_id):

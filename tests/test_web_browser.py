@@ -15,9 +15,6 @@ set), where that is a failure: ``.ci/run`` installs chromium.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,45 +24,31 @@ from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.usecases.identity import profile, sessions, signup, tokens
 from gateway.web.render import assets
+from tests.browser_support import (
+    ASSET_BUDGET,
+    DESKTOP,
+    LOCALES,
+    PHONE,
+    TEXT_NODES,
+    lang_of,
+    needs_browser,
+    own_assets,
+    screenshot,
+    serious_violations,
+    watch_policy,
+)
+from tests.browser_support import browser as browser  # the fixture
 from tests.http_support import wait_for_mail
 from tests.support import config, make, sqlite_copy
 from tests.web_support import PASSWORD, french_catalog, link_of, translated_msgids
 
 try:
-    from axe_playwright_python.async_playwright import Axe
-    from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+    from playwright.async_api import BrowserContext, Page
 except ImportError:  # pragma: no cover - CI installs the test extra
-    async_playwright = None
+    pass
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-MISSING = (
-    "Debian's chromium is not installed (apt install chromium)"
-    if not CHROMIUM
-    else "Playwright is not installed (pip install -e '.[test]')"
-    if async_playwright is None
-    else None
-)
-# Under CI a missing browser is a failure (.ci/run installs it); elsewhere the module is skipped.
-pytestmark = pytest.mark.skipif(bool(MISSING) and not os.environ.get("CI"), reason=MISSING or "")
-
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-PHONE = {"width": 375, "height": 812}
-DESKTOP = {"width": 1200, "height": 900}
-LOCALES = {"en": "en-GB", "fr": "fr-FR"}
-ASSET_BUDGET = 100 * 1024  # bytes of a page's own assets (its stylesheet, icon, scripts, images)
-# Every page a visitor reaches before signing in; then /account, and a form that says what was wrong.
+pytestmark = needs_browser
 PUBLIC_PAGES = ["/", "/signup", "/signin", "/reset", "/verify?token=abc", "/reset/confirm?token=abc", "/no-such-page"]
-# The text nodes of a page, trimmed and with runs of white space as one.
-TEXT_NODES = """() => {
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  const found = [];
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const text = node.textContent.replace(/\\s+/g, " ").trim();
-    if (text) found.push(text);
-  }
-  return found;
-}"""
 
 
 @pytest.fixture
@@ -82,42 +65,6 @@ def deployment(tmp_path, sqlite_template, outbox):
 async def site(deployment, aiohttp_server) -> str:
     server = await aiohttp_server(create_app(deployment, limiter=MemoryLimiter()), host="127.0.0.1")
     return f"http://127.0.0.1:{server.port}"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    assert not MISSING, f"{MISSING}: CI installs it (.ci/run, and the test extra)"
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--headless",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            ],
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-def watch_policy(page: Page) -> list[str]:
-    """What the browser refused under the pages' Content-Security-Policy (an inline style or script would be)."""
-    refused: list[str] = []
-    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
-    return refused
-
-
-async def lang_of(page: Page) -> str | None:
-    return await page.locator("html").get_attribute("lang")
-
-
-def screenshot(name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / f"{name}.png"
 
 
 # -- a person's way through -------------------------------------------------------------------------
@@ -245,32 +192,11 @@ async def sign_in(page: Page, site: str, handle: str) -> None:
     await page.wait_for_url(site + "/account")
 
 
-async def own_assets(context: BrowserContext, page: Page, site: str, path: str) -> int:
-    """The bytes of what loading ``path`` fetched from this site, the page itself aside (each fetched again to weigh it)."""
-    fetched: set[str] = set()
-
-    def seen(request: Any) -> None:
-        if request.resource_type != "document" and request.url.startswith(site + "/"):
-            fetched.add(request.url)
-
-    page.on("request", seen)
-    await page.goto(site + path)
-    await page.wait_for_load_state("load")
-    page.remove_listener("request", seen)
-    total = 0
-    for url in sorted(fetched):
-        response = await context.request.get(url)
-        assert response.ok, url
-        total += len(await response.body())
-    return total
-
-
 @pytest.mark.parametrize("language", ["en", "fr"])
 async def test_every_page_is_accessible_narrow_light_and_translated(browser, site, deployment, outbox, language):
     handle = f"reader-{language}"
     await member(deployment, outbox, handle, language)
     english_msgids = translated_msgids(french_catalog())
-    axe = Axe()
     found: dict[str, Any] = {"axe": {}, "wide": {}, "heavy": {}, "english": {}}
     weighed: dict[str, int] = {}
 
@@ -281,12 +207,7 @@ async def test_every_page_is_accessible_narrow_light_and_translated(browser, sit
             if size > ASSET_BUDGET:
                 found["heavy"][label] = size
         assert await lang_of(page) == language, label
-        results = await axe.run(page)
-        bad = [
-            f"{violation['id']} ({violation['impact']}): {violation['help']} at {[n['target'] for n in violation['nodes']]}"
-            for violation in results.response["violations"]
-            if violation["impact"] in ("serious", "critical")
-        ]
+        bad = await serious_violations(page)
         if bad:
             found["axe"][label] = bad
         if language == "fr":

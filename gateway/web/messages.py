@@ -108,4 +108,7 @@ FLASHES: dict[str, str] = {
     "settings_saved": N_("Your settings are saved."),
     "token_revoked": N_("The token is revoked: it works no more."),
     "sign_in_first": N_("Sign in to see this page."),
+    "totp_on": N_("Two-factor sign-in is on: signing in will ask for a code from your app."),
+    "totp_off": N_("Two-factor sign-in is off."),
+    "address_asked": N_("A link is on its way to the new address: your account changes to it when the link is opened."),
 }

@@ -1,4 +1,5 @@
-"""Discovery: things listed by language, category, tag and text, sorted three ways, and their public counts."""
+"""Discovery: things listed by language, category, tag and text, sorted four ways (new, popular this period, funders
+ever, new and small), and their public counts."""
 
 from __future__ import annotations
 

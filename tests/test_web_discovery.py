@@ -17,15 +17,17 @@ from urllib.parse import quote
 
 import pytest
 
+from gateway.core.periods import parse_period
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.http.schemas import encode_cursor
 from gateway.usecases.discovery import SMALL_FUNDERS
 from gateway.usecases.flattr import flattr
 from gateway.usecases.participants import register_participant
+from gateway.usecases.settlement import settle
 from gateway.usecases.things import register_thing, update_thing
 from gateway.web.discovery import PAGE_SIZE
-from tests.support import OCTOBER, eur, top_up
+from tests.support import NOVEMBER, OCTOBER, eur, top_up
 from tests.web_support import BASE_URL, error_text, html_lang, page
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -229,6 +231,17 @@ async def test_a_things_page(client, scene):
     assert facts["Catégorie"] == '<a href="/things?category=bd">bd</a>'
     assert 'href="/things?tag=%C3%A9t%C3%A9">été</a>' in html
     assert facts["Enregistré le"] == "15 octobre 2026"
+
+
+async def test_after_the_settlement_the_funders_are_counted_and_small_stays_small(client, deployment, scene):
+    deployment.clock.set(NOVEMBER)
+    settle(deployment, parse_period("2026-10", "month"))
+    facts = dict(re.findall(r"<dt>(.*?)</dt>\s*<dd>(.*?)</dd>", await ok(client, f"/things/{scene.famous}"), re.S))
+    assert facts["Flattrs this period"] == "0" and facts["Funders so far"] == "3"  # a new period; three paid it in October
+    assert listed(await ok(client, "/things?sort=small")) == [scene.comic, scene.rust]  # October's funders still count
+    assert shelf(await ok(client, "/"), "popular") == []
+    deployment.clock.set(NOVEMBER + timedelta(days=30))
+    assert listed(await ok(client, "/things?sort=small")) == []  # a month on, nothing is new any more
 
 
 async def test_an_unknown_thing_is_a_404_page(client, scene):

@@ -1,8 +1,10 @@
-"""Discovery: things listed by language, category, tag and text, sorted three ways, and their public counts."""
+"""Discovery: things listed by language, category, tag and text, sorted four ways (new, popular this period, funders
+ever, new and small), and their public counts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Connection, Select, func, literal, or_, select
@@ -15,8 +17,19 @@ from gateway.storage.text import contains_folded
 from gateway.usecases.calendar import current_period
 from gateway.usecases.things import ThingView, get_thing, select_things, views
 
-Sort = Literal["new", "popular", "funders"]
+Sort = Literal["new", "popular", "funders", "small"]
 MAX_ID = 2**63 - 1  # the largest id (or score) a cursor may hold: a BIGINT
+
+SMALL_FUNDERS = 3
+"""A thing is "small" while fewer people than this have ever flattred it (in any period, this one too).
+
+"New and small" lists what is new and has not found its funders yet, so that a
+newcomer's money does not go only to the already famous. Counted from the
+flattrs, not from the receipts of settled periods: a thing that many flattr
+this month leaves the list now, not after the month's settlement.
+"""
+NEW_FOR = timedelta(days=30)
+"""How long a thing counts as new after it was registered: about a period, time to be found by its first funders."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +61,15 @@ def list_things(
         .add_columns(score.label("score"))
         .where(or_(things.c.hidden.is_(False), things.c.owner_id == (viewer or -1)))
     )
-    order = [score.desc(), things.c.id.desc()] if sort != "new" else [things.c.id.desc()]
+    newest_first = sort in ("new", "small")
+    if sort == "small":
+        query = query.where(things.c.created_at >= deployment.clock.now() - NEW_FOR, score < SMALL_FUNDERS)
+    order = [things.c.id.desc()] if newest_first else [score.desc(), things.c.id.desc()]
     if position:
         last_id, last_score = position
         query = (
             query.where(things.c.id < last_id)
-            if sort == "new"
+            if newest_first
             else query.where(or_(score < last_score, (score == last_score) & (things.c.id < last_id)))
         )
     with reading(deployment.engine) as connection:
@@ -89,6 +105,13 @@ def _score_column(deployment: Deployment, sort: Sort) -> ColumnElement[int]:
         return (
             select(func.count(func.distinct(receipts.c.funder_id)))
             .where(receipts.c.thing_id == things.c.id)
+            .correlate(things)
+            .scalar_subquery()
+        )
+    if sort == "small":
+        return (
+            select(func.count(func.distinct(flattrs.c.funder_id)))
+            .where(flattrs.c.thing_id == things.c.id)
             .correlate(things)
             .scalar_subquery()
         )

@@ -42,7 +42,7 @@ class ThingView:
     tags: list[str]
     hidden: bool
     created_at: datetime
-    score: int  # what the list was sorted by: flattrs this period, funders ever, or 0
+    score: int  # what the list was sorted by: flattrs this period, funders ever, people who flattred it (small), or 0
 
 
 @dataclass(frozen=True)

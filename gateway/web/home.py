@@ -1,21 +1,38 @@
-"""The home page, the language switcher, and the static assets."""
+"""The home page (what the gateway is, a search box, and three short lists of things), the language switcher, and the
+static assets."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.i18n import N_
 from gateway.rules import LANGUAGES
+from gateway.usecases.discovery import Filters
 from gateway.usecases.identity import profile
+from gateway.web.browse import SORT_LABELS, SORTS, Browse
+from gateway.web.discovery import common, things_of
 from gateway.web.language import remember
 from gateway.web.page import Page, Site, local_path
 from gateway.web.render import IMMUTABLE, served_assets
 
 pages = Site()
+SHELF_SIZE = 5  # things in each of the home page's lists; each links to its whole list
+EMPTY_SHELF = {  # what a list says while it has nothing to show
+    "popular": N_("Nothing has been flattred yet this period."),
+    "new": N_("No thing is registered yet."),
+    "small": N_("Nothing new is waiting for its first funders."),
+}
 
 
 @pages.page("GET", "/")
 async def home(page: Page) -> web.StreamResponse:
-    return page.render("home.html")
+    """The lists a newcomer starts from; "popular" leaves out what nobody flattred this period, which is not popular."""
+    lists = []
+    for sort in SORTS:
+        found, _ = await things_of(page, Filters(), sort, SHELF_SIZE)
+        shown = [thing for thing in found if thing.score > 0] if sort == "popular" else found
+        lists.append((sort, page._(SORT_LABELS[sort]), shown, page._(EMPTY_SHELF[sort])))
+    return page.render("home.html", browse=Browse(), lists=lists, **common(page))
 
 
 @pages.page("POST", "/language")

@@ -213,7 +213,7 @@ async def test_subscriptions_are_paused_resumed_and_cancelled(client, deployment
     song = thing(deployment, register_participant(deployment, "bea"), "song")
     subscribe(deployment, me, song, 2, 3)
     _, html = await page(client, "/dashboard")
-    assert "Pause the subscription to “Song”" in html and "2 points, 3 periods left, running" in text_of(html)
+    assert "Pause the subscription to “Song”" in html and "points: 2, periods left: 3, running" in text_of(html)
     for action, status, flash in (
         ("pause", "paused", "The subscription is paused."),
         ("resume", "active", "The subscription is running again."),

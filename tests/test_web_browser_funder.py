@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -40,6 +39,7 @@ from gateway.usecases.settlement.run import settle
 from gateway.usecases.statements import balances_of, top_up_of
 from gateway.usecases.subscriptions import subscribe
 from gateway.usecases.things import register_thing
+from gateway.usecases.top_up import top_up as start_top_up
 from tests.browser_support import DESKTOP, LOCALES, PHONE, needs_browser, page_problems, screenshot, sideways, watch_policy
 from tests.browser_support import browser as browser  # the fixture
 from tests.fakes.localstripe import LocalStripe, fresh_app, patch_localstripe
@@ -67,6 +67,7 @@ async def stripe_js(monkeypatch) -> AsyncIterator[LocalStripe]:
 
     recorder: list[LocalStripe] = []
     patch_localstripe(monkeypatch, lambda event: recorder[0]._record(event) if recorder else None)
+
     @web.middleware
     async def stripe_js_at_v3(request: web.Request, handler: Any) -> web.StreamResponse:
         """``/v3/`` is the mock, before localstripe's own middleware (which lets only ``/js.stripe.com/`` in unsigned)."""
@@ -176,6 +177,7 @@ async def test_topping_up_by_card_through_stripe_js(browser, site, deployment, s
     await page.wait_for_url(f"{site}/dashboard/top-up/*")
     top_up_id = int(page.url.rsplit("/", 1)[1])
     assert await page.locator("#top-up-state").inner_text() == "waiting for you"
+    assert not await page.get_by_text("Paying by card needs JavaScript").is_visible()  # card.js has hidden it
 
     element = page.locator("#card-element")  # the mock's card Element, mounted by card.js
     await element.locator("input[placeholder=number]").fill(THREE_D_SECURE)
@@ -218,7 +220,7 @@ async def test_topping_up_through_the_sandbox_without_javascript(browser, site, 
     await page.goto(site + "/dashboard")
     await page.get_by_role("link", name="Top up my wallet").click()
     await page.wait_for_url(site + "/dashboard/top-up")
-    assert await page.get_by_text("Paying by card needs JavaScript").is_visible()  # the other rails are offered
+    assert await page.get_by_text("Paying by card needs JavaScript in your browser").is_visible()  # the others are offered
     sandbox = page.get_by_role("region", name="Sandbox (test money, no payment)")
     await sandbox.get_by_label("Amount").fill("12,50")
     await sandbox.get_by_role("button").click()
@@ -261,10 +263,12 @@ async def test_every_dashboard_page_is_accessible_narrow_light_and_translated(br
     await asyncio.to_thread(settled_october, deployment, [me])
     await asyncio.to_thread(earnings, deployment, me, "3.00")
     sandbox = top_up(deployment, me, eur("5.00"), "sandbox", key=f"page-{language}")
+    card = await start_top_up(deployment, me, eur("7.00"), "stripe", f"card-{language}")  # waiting for the card
     paths = [
         "/dashboard",
         "/dashboard/top-up",
         f"/dashboard/top-up/{sandbox.id}",
+        f"/dashboard/top-up/{card.id}",
         "/dashboard/receipts",
         "/dashboard/receipts/2026-10",
     ]

@@ -9,6 +9,7 @@
   const card = stripe.elements().create("card");
   card.mount("#card-element");
   form.hidden = false;
+  document.getElementById("card-needs-js").hidden = true;
   const button = document.getElementById("card-pay");
   const errors = document.getElementById("card-errors");
   const label = button.textContent;

@@ -25,7 +25,9 @@ import pytest
 from moneyed import Money
 from sqlalchemy import select
 
+from gateway.config import settings_from_dict
 from gateway.core.periods import parse_period
+from gateway.errors import ConfigError
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.storage.schema import top_ups
@@ -383,3 +385,38 @@ async def test_the_receipt_of_a_settled_period_with_its_chart(client, deployment
     for path in ("/dashboard/receipts/2026-09", "/dashboard/receipts/nonsense", "/dashboard/receipts/2026-13"):
         response, _ = await page(client, path)
         assert response.status == 404, path
+
+
+# -- Stripe.js's origin ------------------------------------------------------------------------------
+
+
+async def test_stripe_js_may_load_frame_and_call_its_api_and_nothing_else_may(deployment_factory, aiohttp_client):
+    data = config()
+    data["http"] = {"stripe_js_origin": "https://js.stripe.com"}
+    client = await aiohttp_client(create_app(deployment_factory(data), limiter=MemoryLimiter(clock=lambda: 1_000_000.0)))
+    response, _ = await page(client, "/signin")
+    directives = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+    assert directives["script-src"] == "'self' https://js.stripe.com"
+    assert directives["frame-src"] == "'self' https://js.stripe.com"
+    assert directives["connect-src"] == "'self' https://js.stripe.com https://api.stripe.com"
+
+
+@pytest.mark.parametrize(
+    ("origin", "taken"),
+    [
+        ("https://js.stripe.com", True),
+        ("http://127.0.0.1:8420", True),  # a test's Stripe.js mock, on this machine
+        ("http://localhost:8420", True),
+        ("http://js.stripe.com", False),  # plain http elsewhere
+        ("http://10.0.0.1:8420", False),
+        ("https://js.stripe.com/v3/", False),  # an origin, not an address
+    ],
+)
+def test_stripe_js_origin_is_https_or_this_machine(origin, taken):
+    data = config()
+    data["http"] = {"stripe_js_origin": origin}
+    if taken:
+        assert settings_from_dict(data, database_url="sqlite://").http.stripe_js_origin == origin
+    else:
+        with pytest.raises(ConfigError):
+            settings_from_dict(data, database_url="sqlite://")

@@ -128,8 +128,11 @@ class _Http(_Strict):
     redis_url: str | None = None  # rate limits shared through Redis; else in memory, per process
     threads: int | None = Field(default=None, ge=1, le=256)  # for database work; None: 2 on SQLite, 16 on PostgreSQL
     metrics_port: int | None = Field(default=None, ge=1, le=65535)  # /metrics without a token on this port of the host
-    # Stripe.js's origin (https://js.stripe.com), the one other origin pages may take scripts and frames from
-    stripe_js_origin: str | None = Field(default=None, pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+    # Stripe.js's origin (https://js.stripe.com), the one other origin pages may take scripts and frames from;
+    # plain http only on this machine (a test's Stripe.js mock)
+    stripe_js_origin: str | None = Field(
+        default=None, pattern=r"^(https://[A-Za-z0-9.-]+|http://(127\.[0-9.]+|localhost|\[::1\]))(:[0-9]{1,5})?$"
+    )
 
 
 class _Mail(_Strict):

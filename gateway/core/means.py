@@ -31,6 +31,16 @@ def available(settings: Settings, code: str, balance: int | None, floor: int | N
     return balance - (floor or 0)
 
 
+def to_give(settings: Settings, code: str, budget: int, balance: int | None, floor: int | None) -> int | None:
+    """What a budget takes from its wallet in a period: all it can up to the budget; None below the currency's minimum.
+
+    Settlement fixes it when the period starts settling; the funder's dashboard
+    projects it from the same rule, so the projection cannot drift from it.
+    """
+    amount = min(budget, available(settings, code, balance, floor))
+    return amount if amount >= settings.policies[code].minimum_budget else None
+
+
 # The funders' wallets and budgets in one query, for ``means_suffice``: (owner, source, currency, amount, floor).
 _MEANS_QUERY = (
     "SELECT owner_id, 'wallet', currency, balance, floor FROM accounts WHERE purpose = 'wallet' AND owner_id IN ({ids}) "

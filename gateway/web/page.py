@@ -19,6 +19,7 @@ problem+json and never a traceback. The JSON API is left as it is.
 from __future__ import annotations
 
 import asyncio
+import keyword
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -52,6 +53,7 @@ FLASH_COOKIE = "fgw_flash"  # a key of messages.FLASHES, for the page a redirect
 FLASH_AGE = 120  # seconds: the next page shows it, and no later one
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}  # each in its own language, never translated
 MAX_FIELD = 10_000  # characters: longer than any field of any form
+STRIPE_API = {"https://js.stripe.com": "https://api.stripe.com"}  # Stripe.js's API by its origin (a mock serves its own)
 
 
 def content_security_policy(deployment: Deployment) -> str:
@@ -70,6 +72,7 @@ def content_security_policy(deployment: Deployment) -> str:
     ]
     if stripe:
         parts.append(f"frame-src 'self'{extra}")
+        parts.append(f"connect-src 'self'{extra} {STRIPE_API.get(stripe, stripe)}")  # Stripe.js calls Stripe's API
     return "; ".join(parts)
 
 
@@ -195,8 +198,8 @@ def local_path(target: str, default: str = "/") -> str:
 
 def route_name(path: str) -> str:
     """A page's route name: ``page:`` and its path's words (``/reset/confirm`` is ``page:reset-confirm``)."""
-    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", path)
-    return PAGE_ROUTE + ("-".join(words) or "home")
+    words = [word + "_" if keyword.iskeyword(word) else word for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", path)]
+    return PAGE_ROUTE + ("-".join(words) or "home")  # aiohttp refuses a keyword in a name (``/top-ups/{id}/return``)
 
 
 @dataclass

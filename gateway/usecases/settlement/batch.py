@@ -34,7 +34,7 @@ from currencies import CurrencyUnit
 from gateway.config import Settings
 from gateway.core import keys
 from gateway.core.accounts import PLATFORM, Purpose, accounts_of, paid_into, system_participant
-from gateway.core.allocation import allocate_minor
+from gateway.core.allocation import Allocation, allocate_minor
 from gateway.core.ledger import Account, Entry, Kind, Leg, post_many
 from gateway.core.periods import Period
 from gateway.core.states import SettlementStatus
@@ -272,12 +272,21 @@ def _split(
         if settings.unspent_account is None:
             return _Outcome(funder, code, SettlementStatus.RETURNED)
         return _Outcome(funder, code, SettlementStatus.DONE, unspent=amount)
-    fee_rate = settings.policies[code].fee
-    allocation = allocate_minor(amount, fee_rate, [(thing, points) for thing, _, points in kept], period.ordinal + funder)
+    allocation = split_budget(settings, period, funder, code, amount, [(thing, points) for thing, _, points in kept])
     outcome = _Outcome(funder, code, SettlementStatus.DONE, fee=allocation.fee, distributed=allocation.distributed)
     shares = allocation.shares
     outcome.receipts = [(thing, creator, points, shares[thing]) for thing, creator, points in kept]
     return outcome
+
+
+def split_budget(
+    settings: Settings, period: Period, funder: int, code: str, amount: int, points: Sequence[tuple[int, int]]
+) -> Allocation[int]:
+    """One funder's budget in one currency divided among their things (thing, points): the fee, and each thing's share.
+
+    The funder's dashboard projects the period with it, so what it shows is what settling would pay.
+    """
+    return allocate_minor(amount, settings.policies[code].fee, points, period.ordinal + funder)
 
 
 def _attach_entries(settings: Settings, period: Period, outcomes: list[_Outcome], wallets: Wallets, book: _Book) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from gateway.config import Settings
-from gateway.core.means import available, budget_targets
+from gateway.core.means import budget_targets, to_give
 from gateway.core.periods import Period, parse_period, period_containing
 from gateway.core.states import PeriodStatus, SettlementStatus
 from gateway.errors import Conflict, EarlierPeriodUnsettled
@@ -269,9 +269,7 @@ def _snapshot_rows(connection: Connection, settings: Settings, period: Period, f
     for funder in sorted(funders):
         for code, budget in sorted(budget_targets(settings, explicit.get(funder, {}), preferred.get(funder)).items()):
             balance, floor = wallets.get((funder, code), (None, None))
-            amount = min(budget, available(settings, code, balance, floor))
-            status = SettlementStatus.PENDING if amount >= settings.policies[code].minimum_budget else SettlementStatus.NO_MEANS
-            rows.append(
-                (period.id, funder, code, amount if status == SettlementStatus.PENDING else 0, status, counts.get(funder, 0))
-            )
+            amount = to_give(settings, code, budget, balance, floor)
+            status = SettlementStatus.PENDING if amount is not None else SettlementStatus.NO_MEANS
+            rows.append((period.id, funder, code, amount or 0, status, counts.get(funder, 0)))
     return rows

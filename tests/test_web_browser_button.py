@@ -23,6 +23,7 @@ from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.usecases.calendar import current_period
 from gateway.usecases.flattr import flattrs_of
+from gateway.usecases.identity import profile
 from gateway.usecases.things import register_thing
 from tests.browser_support import (
     DESKTOP,
@@ -182,6 +183,8 @@ async def test_the_button_pages_pass_every_check(browser, site, deployment, lang
     reader = payable(deployment, "reader")
     top_up(deployment, reader, eur("5.00"), "sandbox", key="reader")
     thing = register_thing(deployment, artist, "https://blog.example/posts/1", "A post").id
+    for person in (artist, reader):
+        profile.update_profile(deployment, person, language=language)  # a signed-in person's pages are in theirs
     found: dict[str, Any] = {}
 
     desktop = await browser.new_context(locale=LOCALES[language], viewport=DESKTOP, bypass_csp=True)

@@ -357,3 +357,14 @@ async def test_a_hidden_thing_cannot_be_flattred_through_its_page(client, deploy
     response, html = await page(client, f"/flattr/{thing}")
     assert response.status == 404
     assert get_thing(deployment, thing, viewer=artist).hidden
+
+
+async def test_an_address_that_is_not_ascii_is_led_back_to_percent_encoded(client, deployment, scene):
+    artist, fan, _ = scene
+    thing = register_thing(deployment, artist, "https://bücher.example/café?page=é", "Un café").id
+    await sign_in(client, "fan")
+    response, _ = await page(client, f"/flattr/{thing}")
+    assert policy(response)["form-action"] == "'self' https://xn--bcher-kva.example"
+    response, _ = await flattr_from_page(client, thing)
+    assert response.status == 303 and response.headers["Location"] == "https://xn--bcher-kva.example/caf%C3%A9?page=%C3%A9"
+    assert points(deployment, fan, thing) == 1

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
+from yarl import URL
 
 from gateway.errors import AlreadyFlattred, Forbidden, GatewayError, NoMeans, NotFound, OwnThing, PeriodClosed
 from gateway.i18n import N_
@@ -57,9 +58,17 @@ def refusal(error: GatewayError) -> Said:
     return describe(error)
 
 
+def ascii_address(url: str) -> str:
+    """A registered address as a ``Location`` header carries it: non-ASCII percent-encoded, the host in punycode."""
+    try:
+        return url if url.isascii() else str(URL(url))
+    except (ValueError, UnicodeError):
+        return quote(url, safe="".join(chr(c) for c in range(33, 127)))
+
+
 def origin_of(url: str) -> str | None:
     """The origin of a registered address, as a Content-Security-Policy and ``postMessage`` name it (None if odd)."""
-    parts = urlsplit(url)
+    parts = urlsplit(ascii_address(url))
     try:
         port = parts.port
     except ValueError:
@@ -172,7 +181,7 @@ async def flattr_post(page: Page) -> web.StreamResponse:
         return page.render(
             "flattr_done.html", thing=thing, count=counts.flattrs_this_period, origin=origin_of(thing.url) or "", switcher=False
         )
-    return page.redirect(thing.url)
+    return page.redirect(ascii_address(thing.url))
 
 
 # The snippets a creator copies

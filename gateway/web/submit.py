@@ -27,7 +27,7 @@ from gateway.rules import CATEGORY_MAX, CONTENT_LANGUAGE, DESCRIPTION_MAX, HANDL
 from gateway.urls import MAX_URL
 from gateway.usecases.auto_submit import auto_submit, creator_takes
 from gateway.usecases.things import thing_by_url
-from gateway.web.button import origin_of, refusal, sign_in_link
+from gateway.web.button import ascii_address, origin_of, refusal, sign_in_link
 from gateway.web.messages import Said
 from gateway.web.page import Page, Site, error_page
 
@@ -143,4 +143,4 @@ async def submit_post(page: Page) -> web.StreamResponse:
         return _refused(page, error)
     except GatewayError as error:
         return _ask(page, submission, error)
-    return page.redirect(thing.url)
+    return page.redirect(ascii_address(thing.url))

@@ -114,7 +114,7 @@ def shares(view: Outlook) -> list[Share]:
 
 
 async def _thing(page: Page) -> ThingView:
-    """The thing of the path, as anyone sees it (a hidden one is not found, its owner's own flattr aside)."""
+    """The thing of the path, as anyone sees it: a hidden one is not found, by its owner either (nobody flattrs it)."""
     return await page.run(get_thing, page.deployment, int(page.request.match_info["thing_id"]))
 
 
@@ -168,9 +168,10 @@ async def flattr_post(page: Page) -> web.StreamResponse:
     except NotFound as error:
         return error_page(page, 404, refusal(error))
     seen = page.value("seen")
+    saw = int(seen) if seen.isdigit() and len(seen) <= 6 else None  # the points the page showed
     try:
         before = (await page.run(outlook, page.deployment, page.me, thing.id)).points_here
-        if not (seen.isdigit() and before > int(seen)):  # more than the page saw: this post's twin was taken
+        if saw is None or before <= saw:  # more than the page saw: this post's twin was taken
             await page.run(flattr, page.deployment, page.me, thing.id)
     except AlreadyFlattred:
         pass  # as many points as a thing takes: the post did what was asked

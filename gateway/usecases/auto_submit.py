@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row
 
 from gateway.core.accounts import participant_id
 from gateway.core.means import means_of
@@ -52,12 +55,24 @@ def _first_flattr_allowed(deployment: Deployment, funder_id: int, owner: str, ur
     check_thing_url(url)
     with reading(deployment.engine) as connection:
         funder = person(connection, funder_id)
-        creator = person(connection, participant_id(connection, owner))
+        creator = _creator_taking(connection, owner, url)
         if creator.id == funder_id:
             raise OwnThing("you cannot flattr your own thing")
-        if not under_one_of(url, creator.auto_submit_sites or []):
-            raise NotTheCreatorsSite(
-                f"{owner!r} does not take auto-submitted things at {url}: a creator lists the sites that are theirs"
-            )
         check_means(deployment.settings, funder.preferred_currency, means_of(connection, [funder_id]).get(funder_id, ()))
     return int(creator.id)
+
+
+def creator_takes(deployment: Deployment, owner: str, url: str) -> str:
+    """``owner``'s handle, if they take auto-submitted things at ``url``: what a page checks before offering to flattr it."""
+    check_thing_url(url)
+    with reading(deployment.engine) as connection:
+        return str(_creator_taking(connection, owner, url).handle)
+
+
+def _creator_taking(connection: Connection, owner: str, url: str) -> Row[Any]:
+    creator = person(connection, participant_id(connection, owner))
+    if not under_one_of(url, creator.auto_submit_sites or []):
+        raise NotTheCreatorsSite(
+            f"{owner!r} does not take auto-submitted things at {url}: a creator lists the sites that are theirs"
+        )
+    return creator

@@ -24,7 +24,7 @@ from gateway.rules import PASSWORD_MIN, TOKEN_NAME_MAX
 from gateway.usecases.identity import passwords, profile, sessions, signup, tokens
 from gateway.usecases.identity.principal import OPERATOR, SCOPES
 from gateway.web.language import remember
-from gateway.web.page import Page, Site
+from gateway.web.page import Page, Site, local_path
 
 pages = Site()
 
@@ -58,14 +58,21 @@ def _signup(page: Page, **more: object) -> dict[str, Any]:
         "values": values,
         "currencies": [unit.code for unit in page.deployment.currencies],
         "password_min": PASSWORD_MIN,
+        "next": _next(page),
         **more,
     }
+
+
+def _next(page: Page) -> str:
+    """Where signing in leads: the ``next`` of the query or the form, if a path of this site (else the account)."""
+    sent = page.request.query.get("next", "") if page.form is None else page.value("next")
+    return local_path(sent, "/account")
 
 
 @pages.page("GET", "/signup")
 async def signup_form(page: Page) -> web.StreamResponse:
     if page.principal is not None:
-        return page.redirect("/account")
+        return page.redirect(_next(page))
     return page.render("signup.html", **_signup(page))
 
 
@@ -108,8 +115,8 @@ async def verify_post(page: Page) -> web.StreamResponse:
 @pages.page("GET", "/signin")
 async def signin_form(page: Page) -> web.StreamResponse:
     if page.principal is not None:
-        return page.redirect("/account")
-    return page.render("signin.html", login="", ask_code=False)
+        return page.redirect(_next(page))
+    return page.render("signin.html", login="", ask_code=False, next=_next(page))
 
 
 @pages.page("POST", "/signin")
@@ -126,13 +133,13 @@ async def signin_post(page: Page) -> web.StreamResponse:
 
         grant = await counting_wrong_attempts(page.request, page.deployment, login, lambda: page.run(attempt))
     except TotpRequired as error:
-        return page.form_error("signin.html", error, login=login, ask_code=True)
+        return page.form_error("signin.html", error, login=login, ask_code=True, next=_next(page))
     except GatewayError as error:
-        return page.form_error("signin.html", error, login=login, ask_code=ask_code)
+        return page.form_error("signin.html", error, login=login, ask_code=ask_code, next=_next(page))
     previous = page.request.cookies.get(SESSION_COOKIE)
     if previous:
         await page.run(sessions.log_out, page.deployment, previous)  # this browser's other session, if any, ends
-    response = page.redirect("/account", "signed_in")
+    response = page.redirect(_next(page), "signed_in")
     set_session_cookie(response, page.deployment, grant)
     return response
 

@@ -49,6 +49,8 @@ T = TypeVar("T")
 PageHandler = Callable[["Page"], Awaitable[web.StreamResponse]]
 
 LANGUAGE: web.RequestKey[str] = web.RequestKey("page_language")  # the language a page was negotiated in
+# Origins besides this site's that a page's form may lead to (``Page.send_form_to``): ``form-action`` holds for redirects.
+FORM_TARGETS: web.RequestKey[tuple[str, ...]] = web.RequestKey("form_targets")
 FLASH_COOKIE = "fgw_flash"  # a key of messages.FLASHES, for the page a redirect leads to
 FLASH_AGE = 120  # seconds: the next page shows it, and no later one
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}  # each in its own language, never translated
@@ -56,9 +58,9 @@ MAX_FIELD = 10_000  # characters: longer than any field of any form
 STRIPE_API = {"https://js.stripe.com": "https://api.stripe.com"}  # Stripe.js's API by its origin (a mock serves its own)
 
 
-def content_security_policy(deployment: Deployment) -> str:
+def content_security_policy(deployment: Deployment, form_targets: tuple[str, ...] = ()) -> str:
     """Scripts, styles and everything else from this site only (Stripe.js's origin too where configured); no frame may
-    hold a page, and forms post only here."""
+    hold a page, and forms post only here (and are redirected only to ``form_targets`` besides)."""
     stripe = deployment.settings.http.stripe_js_origin
     extra = f" {stripe}" if stripe else ""
     parts = [
@@ -67,7 +69,7 @@ def content_security_policy(deployment: Deployment) -> str:
         "style-src 'self'",
         "img-src 'self' data:",
         "frame-ancestors 'none'",
-        "form-action 'self'",
+        " ".join(["form-action 'self'", *form_targets]),
         "base-uri 'none'",
     ]
     if stripe:
@@ -172,8 +174,14 @@ class Page:
         said = describe(error, (self.request.get(RATE_HEADERS) or {}).get("Retry-After"))
         return self.render(template, status=error.status, error=self.say(said), error_field=said.field, **context)
 
+    def send_form_to(self, origin: str) -> None:
+        """Let this page's form be redirected to ``origin`` (an ``http(s)://host[:port]``): browsers hold a redirect
+        after a post to ``form-action`` too."""
+        assert re.fullmatch(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?", origin), origin
+        self.request[FORM_TARGETS] = (origin,)
+
     def redirect(self, location: str, flash: str | None = None) -> web.Response:
-        """A 303 to ``location`` (a path of this site), leaving ``flash`` (a key of ``FLASHES``) for it to show."""
+        """A 303 to ``location`` (a path of this site, or an address the page vouches for), leaving ``flash`` (a key of ``FLASHES``) for it to show."""
         response = web.Response(status=303, headers={"Location": location, **self.headers})
         if flash is not None:
             assert flash in FLASHES, flash
@@ -328,7 +336,7 @@ async def _fallback(request: web.Request, status: int, said: Said) -> web.Stream
 
 
 def _headed(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    response.headers["Content-Security-Policy"] = content_security_policy(request.app[DEPLOYMENT])
+    response.headers["Content-Security-Policy"] = content_security_policy(request.app[DEPLOYMENT], request.get(FORM_TARGETS, ()))
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Vary"] = VARY
     return response

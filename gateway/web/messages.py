@@ -108,4 +108,12 @@ FLASHES: dict[str, str] = {
     "settings_saved": N_("Your settings are saved."),
     "token_revoked": N_("The token is revoked: it works no more."),
     "sign_in_first": N_("Sign in to see this page."),
+    # the creator's pages (gateway.web.creator, gateway.web.payouts)
+    "sites_saved": N_("Your sites are saved."),
+    "thing_registered": N_("Your thing is registered."),
+    "thing_saved": N_("Your thing is saved."),
+    "withdrawal_asked": N_("Your withdrawal is asked for. Here is where it stands."),
+    "destination_saved": N_("Your payout destination is saved. A notice was mailed to you."),
+    "onboarding_done": N_("Welcome back. Once the provider has checked your details, withdrawals through it are paid."),
+    "onboarding_again": N_("The provider's link expired: ask for a new one below."),
 }

@@ -73,7 +73,11 @@ async def _dashboard(page: Page, **more: object) -> dict[str, Any]:
     history = await page.run(earnings_by_period, page.deployment, page.me)
     return {
         "things": await page.run(things_of, page.deployment, page.me),
-        "balances": in_minor(page, [b for b in balances if b.purpose in ("earnings", "payout")]),
+        "balances": [
+            (purpose, code, minor)
+            for purpose, code, minor in in_minor(page, [b for b in balances if b.purpose in ("earnings", "payout")])
+            if purpose == "earnings" or minor
+        ],
         "history": history,
         "charts": earnings_charts(page, history),
         "held": await page.run(held_earnings, page.deployment, page.me),

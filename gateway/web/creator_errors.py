@@ -55,11 +55,12 @@ THINGS: Table = {
 
 WITHDRAW: Table = {
     (ValidationError, "amount"): Said(N_("Write an amount such as 12.50, more than zero.")),
-    (BelowMinimum, None): Said(N_("This is less than the smallest withdrawal in this currency.")),
+    (BelowMinimum, None): Said(N_("This is less than the smallest withdrawal in this currency."), field="amount"),
     (EarningsHeld, None): Said(
-        N_("Part of these earnings is held against a chargeback until %(date)s: withdraw less, or wait until then.")
+        N_("Part of these earnings is held against a chargeback until %(date)s: withdraw less, or wait until then."),
+        field="amount",
     ),
-    (PaymentRequired, None): Said(N_("This is more than your earnings in this currency.")),
+    (PaymentRequired, None): Said(N_("This is more than your earnings in this currency."), field="amount"),
     (ValidationError, "destination"): Said(N_("This rail has nowhere to pay you yet: set your payout destination first.")),
     (CurrencyNotEnabled, None): Said(N_("This rail does not pay out in the currency chosen."), field="payout_currency"),
     (RailNotEnabled, None): Said(N_("This rail is not offered here.")),

@@ -408,3 +408,20 @@ async def test_stripe_onboarding_asks_the_password_and_leads_to_stripe_and_back(
     response, _ = await page(client, "/payouts/stripe/onboarding")
     _, html = await page(client, "/creator/destinations")
     assert flash_text(html) == "The provider's link expired: ask for a new one below."
+
+
+async def test_the_withdrawals_come_a_page_at_a_time_newest_first(deployment, client, monkeypatch):
+    from gateway.web import payouts
+    from tests.support import withdraw
+
+    monkeypatch.setattr(payouts, "PAGE_SIZE", 2)  # the page's size, small enough to turn a page
+    ids = await creator_with_earnings(deployment)
+    made = [withdraw(deployment, ids["artist"], Money(f"{n}.00", "EUR"), "sandbox", key=f"w{n}").id for n in (1, 2, 3)]
+    await signed_in(client, "artist")
+    _, html = await page(client, "/creator/withdrawals")
+    assert re.findall(r'href="/creator/withdrawals/(\d+)"', html) == [str(made[2]), str(made[1])]
+    assert f'href="/creator/withdrawals?before={made[1]}"' in html
+    _, html = await page(client, f"/creator/withdrawals?before={made[1]}")
+    assert re.findall(r'href="/creator/withdrawals/(\d+)"', html) == [str(made[0])] and "Older withdrawals" not in html
+    response, html = await page(client, "/creator/withdrawals?before=x")
+    assert response.status == 200 and len(re.findall(r'href="/creator/withdrawals/(\d+)"', html)) == 2

@@ -16,6 +16,7 @@ Stripe sends the creator back to ``/payouts/{rail}/ready`` (done) or
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,7 @@ from gateway.web.page import Formats, Page, Site
 
 pages = Site()
 RAIL = "{rail:[a-z0-9_-]{1,32}}"
+PAGE_SIZE = 50  # withdrawals a page
 # What a withdrawal's state means to its creator (``adapters.PaymentState``).
 STATES = {
     "created": N_("Asked for: the provider is being asked"),
@@ -152,8 +154,12 @@ def _shown(page: Page) -> dict[str, Any]:
 
 @pages.page("GET", "/creator/withdrawals", signed_in=True)
 async def withdrawals(page: Page) -> web.StreamResponse:
-    found = await page.run(withdrawals_of, page.deployment, page.me, None, 100)
-    return page.render("creator_withdrawals.html", withdrawals=found, **_shown(page))
+    """Newest first, ``PAGE_SIZE`` a page; ``?before=<id>`` the older ones (a malformed one is the first page)."""
+    before = page.request.query.get("before", "")
+    start = int(before) if re.fullmatch(r"[0-9]{1,18}", before) else None
+    found = await page.run(withdrawals_of, page.deployment, page.me, start, PAGE_SIZE + 1)
+    older = found[PAGE_SIZE - 1].id if len(found) > PAGE_SIZE else None
+    return page.render("creator_withdrawals.html", withdrawals=found[:PAGE_SIZE], older=older, **_shown(page))
 
 
 @pages.page("GET", "/creator/withdrawals/{withdrawal_id:[0-9]{1,18}}", signed_in=True)

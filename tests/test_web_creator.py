@@ -425,3 +425,20 @@ async def test_the_withdrawals_come_a_page_at_a_time_newest_first(deployment, cl
     assert re.findall(r'href="/creator/withdrawals/(\d+)"', html) == [str(made[0])] and "Older withdrawals" not in html
     response, html = await page(client, "/creator/withdrawals?before=x")
     assert response.status == 200 and len(re.findall(r'href="/creator/withdrawals/(\d+)"', html)) == 2
+
+
+async def test_guessing_the_password_on_the_destinations_page_is_limited(deployment, client):
+    artist = payable(deployment, "artist")
+    await signed_in(client, "artist")
+    _, html = await page(client, "/creator/destinations")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    for _ in range(10):  # the API's "totp" rule: 10 in 5 minutes, counted for the person
+        response, _ = await post_form(
+            client, "/creator/destinations/sandbox", {"destination": "x", "password": "guess"}, token=token
+        )
+        assert response.status == 401
+    response, html = await post_form(
+        client, "/creator/destinations/sandbox", {"destination": "x", "password": PASSWORD}, token=token
+    )
+    assert response.status == 429 and error_text(html).startswith("Too many attempts")
+    assert destinations_of(deployment, artist) == []

@@ -25,6 +25,9 @@ from aiohttp import web
 
 from gateway.core import keys
 from gateway.errors import EarningsHeld, GatewayError, ValidationError
+from gateway.http.api import enforce
+from gateway.http.keys import LIMITER
+from gateway.http.ratelimit import RULES
 from gateway.i18n import N_
 from gateway.usecases.destinations import DESTINATION_MAX, onboard, set_destination
 from gateway.usecases.holds import held_earnings
@@ -50,6 +53,12 @@ STATES = {
 }
 
 
+async def limit(page: Page, rule: str) -> None:
+    """Count this request under ``rule`` for the signed-in person, with the API's own counts (a 429 past the limit)."""
+    verdict = await page.request.app[LIMITER].hit(f"{rule}:p{page.me}", RULES[rule])
+    enforce(page.request, verdict)
+
+
 def new_key() -> str:
     """A withdrawal form's own id: the same form sent twice is one withdrawal."""
     return secrets.token_urlsafe(18)
@@ -68,6 +77,7 @@ async def _withdraw(page: Page, **more: object) -> dict[str, Any]:
     codes = [code for _, code, _ in earnings]
     preferred = page.account.preferred_currency or page.deployment.settings.default_currency
     posted = page.form is not None
+    thresholds = _amounts(page, {code: page.deployment.settings.policy(code).totp_withdrawal_above for code in codes})
     values = {
         "rail": page.value("rail") if posted else _first_ready(rails),
         "amount": page.value("amount"),
@@ -81,8 +91,8 @@ async def _withdraw(page: Page, **more: object) -> dict[str, Any]:
         "payout_currencies": sorted({code for rail in rails for code in rail.currencies}),
         "values": values,
         "key": new_key(),
-        "ask_code": page.account.totp_enabled or bool(page.value("totp_code")),
-        "thresholds": _amounts(page, {code: page.deployment.settings.policy(code).totp_withdrawal_above for code in codes}),
+        "ask_code": (page.account.totp_enabled and bool(thresholds)) or bool(page.value("totp_code")),
+        "thresholds": thresholds,
         "minimums": _amounts(page, {code: page.deployment.settings.policy(code).minimum_withdrawal for code in codes}),
         "here": "/creator/withdraw",
         **more,
@@ -116,6 +126,7 @@ async def withdraw_post(page: Page) -> web.StreamResponse:
         if not key:
             raise ValidationError("no key: reload the page", field="key")
         totp_code = page.text("totp_code").strip() or None
+        await limit(page, "withdraw")
         done = await withdraw_to_destination(
             page.deployment, page.me, amount, rail, keys.client(f"p{page.me}", key), payout, totp_code
         )
@@ -196,6 +207,7 @@ async def destination_post(page: Page) -> web.StreamResponse:
     try:
         destination, password = page.text("destination"), page.text("password")
         code = page.text("totp_code").strip() or None
+        await limit(page, "totp")  # a password to guess
         await page.run(set_destination, page.deployment, page.me, rail, destination, password, code)
     except GatewayError as error:
         context = await _destinations(page, failed_rail=rail, typed=page.value("destination"))
@@ -209,6 +221,7 @@ async def onboarding_post(page: Page) -> web.StreamResponse:
     rail = page.request.match_info["rail"]
     try:
         password, code = page.text("password"), page.text("totp_code").strip() or None
+        await limit(page, "totp")  # a password to guess
         url = await onboard(page.deployment, page.me, rail, password, code)
     except GatewayError as error:
         context = await _destinations(page, failed_rail=rail)

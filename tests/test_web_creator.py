@@ -442,3 +442,18 @@ async def test_guessing_the_password_on_the_destinations_page_is_limited(deploym
     )
     assert response.status == 429 and error_text(html).startswith("Too many attempts")
     assert destinations_of(deployment, artist) == []
+
+
+async def test_a_form_sent_twice_at_once_withdraws_once(deployment, client):
+    import asyncio
+
+    ids = await creator_with_earnings(deployment)
+    await signed_in(client, "artist")
+    _, form = await page(client, "/creator/withdraw")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    fields = withdrawal_fields(form, "7.00")
+    answers = await asyncio.gather(*(post_form(client, "/creator/withdraw", fields, token=token) for _ in range(2)))
+    (done,) = withdrawals_of(deployment, ids["artist"])
+    assert [(r.status, r.headers["Location"]) for r, _ in answers] == [(303, f"/creator/withdrawals/{done.id}")] * 2
+    assert balance(deployment, ids["artist"], "earnings") == 1100
+    ledger_holds(deployment)

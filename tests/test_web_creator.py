@@ -88,7 +88,7 @@ async def test_the_dashboard_lists_the_things_and_the_earnings_per_period_as_the
         assert f'href="/creator/things/{thing_id}"' in html
     text = text_of(html)
     assert "The comic" in text and "https://artist.example/comic" in text and "A draft" in text
-    assert "hidden" in text
+    assert "hidden" in text and "Flattrs this period: 0 · Funders ever: 1" in text  # December has no flattr yet
 
     per_period = earnings_by_period(deployment, ids["artist"])
     assert [(e.period, e.currency, e.amount, e.funders) for e in per_period] == [

@@ -33,7 +33,7 @@ TOKEN_NAME_MAX = 100
 IDEMPOTENCY_KEY_MAX = 200
 MEMO_MAX = 200  # what a payment between members says it is for
 
-MULTILINE = frozenset({"description"})  # the fields whose text may hold line breaks and tabs
+MULTILINE = frozenset({"description", "sites"})  # the fields whose text may hold line breaks and tabs (sites: one a line)
 MAX_DEPTH = 32  # how deep a request's JSON may nest: far beyond any of the API's bodies
 
 # Control characters (C0, DEL, C1): never in a text field; tabs and line breaks only where MULTILINE says.

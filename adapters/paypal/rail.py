@@ -155,6 +155,8 @@ class PayPalRail:
     the deployment builds the rail without one, and it reads the system's.
     """
 
+    needs_destination = True  # a payout goes to the creator's PayPal address (``payout_destinations``)
+
     def __init__(self, name: str = "paypal", options: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> None:
         options = options or {}
         for option, variable in CREDENTIALS.items():

@@ -177,6 +177,8 @@ class _StripeCalls(StripeApi):
 class StripeRail:
     """Stripe as a rail: see the module's docstring for how its states read in ours."""
 
+    needs_destination = True  # a payout goes to the creator's Connect account (made by ``onboarding_link``)
+
     def __init__(self, name: str = "stripe", options: Mapping[str, Any] | None = None) -> None:
         options = dict(options or {})
         self.name = name

@@ -23,7 +23,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.i18n import load_all as load_catalogs
-from gateway.web import account, button, discovery, funder, home, receipts, security, submit, top_up
+from gateway.web import account, button, creator, discovery, funder, home, payouts, receipts, security, submit, top_up
 from gateway.web.page import Site, pages_middleware
 from gateway.web.render import STATIC_PREFIX
 from gateway.web.render import load_all as load_templates
@@ -38,6 +38,8 @@ SITES: tuple[Site, ...] = (
     receipts.pages,
     button.pages,
     submit.pages,
+    creator.pages,
+    payouts.pages,
 )  # a new module of pages adds its Site here
 
 

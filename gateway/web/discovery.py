@@ -103,7 +103,7 @@ async def creator_page(page: Page) -> web.StreamResponse:
     after = page.request.query.get("after", "")
     found, following = await things_of(page, Filters(owner=creator.handle), "new", PAGE_SIZE, after)
     more = f"/creators/{creator.handle}?after={following}" if following else None
-    return page.render("creator.html", creator=creator, things=found, more=more, base=base_url(page), **common(page))
+    return page.render("creator_profile.html", creator=creator, things=found, more=more, base=base_url(page), **common(page))
 
 
 @pages.page("GET", "/creators/{handle}/feed.atom")

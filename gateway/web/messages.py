@@ -111,4 +111,12 @@ FLASHES: dict[str, str] = {
     "totp_on": N_("Two-factor sign-in is on: signing in will ask for a code from your app."),
     "totp_off": N_("Two-factor sign-in is off."),
     "address_asked": N_("A link is on its way to the new address: your account changes to it when the link is opened."),
+    # the creator's pages (gateway.web.creator, gateway.web.payouts)
+    "sites_saved": N_("Your sites are saved."),
+    "thing_registered": N_("Your thing is registered."),
+    "thing_saved": N_("Your thing is saved."),
+    "withdrawal_asked": N_("Your withdrawal is asked for. Here is where it stands."),
+    "destination_saved": N_("Your payout destination is saved. A notice was mailed to you."),
+    "onboarding_done": N_("Welcome back. Once the provider has checked your details, withdrawals through it are paid."),
+    "onboarding_again": N_("The provider's link expired: ask for a new one below."),
 }

@@ -23,12 +23,26 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.i18n import load_all as load_catalogs
-from gateway.web import account, home
+from gateway.web import (
+    account,
+    home,
+    operator,
+    operator_accounts,
+    operator_rails,
+    operator_refunds,
+    operator_settlement,
+    transparency,
+)
 from gateway.web.page import Site, pages_middleware
 from gateway.web.render import STATIC_PREFIX
 from gateway.web.render import load_all as load_templates
 
-SITES: tuple[Site, ...] = (home.pages, account.pages)  # a new module of pages adds its Site here
+SITES: tuple[Site, ...] = (
+    home.pages,
+    account.pages,
+    *(operator.pages, operator_settlement.pages, operator_accounts.pages, operator_rails.pages, operator_refunds.pages),
+    transparency.pages,
+)  # a new module of pages adds its Site here
 
 
 def install_pages(app: web.Application) -> None:

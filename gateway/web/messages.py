@@ -108,4 +108,10 @@ FLASHES: dict[str, str] = {
     "settings_saved": N_("Your settings are saved."),
     "token_revoked": N_("The token is revoked: it works no more."),
     "sign_in_first": N_("Sign in to see this page."),
+    # The operator's pages
+    "account_frozen": N_("The account is frozen: it cannot sign in, and its sessions have ended."),
+    "account_thawed": N_("The account is unfrozen: it can sign in again."),
+    "role_granted": N_("The operator role is granted."),
+    "role_revoked": N_("The operator role is revoked."),
+    "refund_asked": N_("The refund was asked of the provider: its state is below."),
 }

@@ -28,6 +28,7 @@ from gateway.usecases.identity.roles import role_history, set_role
 from gateway.usecases.operator import account_summary
 from gateway.usecases.settlement import settle
 from gateway.usecases.top_up import top_up as top_up_async
+from tests.http_support import member
 from tests.rail_support import script
 from tests.support import DECEMBER, PASSWORD, balance, eur, ledger_holds, payable, top_up
 from tests.test_settle_background import prepare_waits
@@ -110,6 +111,30 @@ async def test_anyone_but_an_operator_is_refused_every_page_and_form(client, dep
         response, html = await post_form(client, path, fields, token=token)
         assert response.status == 403, (path, html)
     assert account_summary(deployment, target).role == "operator" and not account_summary(deployment, target).frozen
+
+
+# -- the rules in force ------------------------------------------------------------------------------------
+
+
+async def test_the_rules_page_says_what_the_api_says(client, deployment):
+    await sign_in(client, deployment, "boss", operator=True)
+    _, html = await page(client, "/operator")
+    text = text_of(html)
+    assert "USD fiat $2.00 $1.00 10% 1.1172 (October 30, 2026, static)" in text
+    assert "LETS mutual_credit 5.00 LETS 0.00 LETS 0% none known" in text
+    assert "sandbox : CHI, EUR, JPY, KWD, USD, WOE" in text
+    assert "Period length A month" in text and "Unspent budgets stay in the funders' wallets" in text
+    api = await client.get("/api/v1/operator/currencies", headers=member(deployment, "robot", role="operator").auth)
+    usd = next(item for item in (await api.json())["items"] if item["code"] == "USD")
+    assert usd == {
+        "code": "USD",
+        "kind": "fiat",
+        "minor_per_major": 100,
+        "minimum_budget": {"amount": "2.00", "currency": "USD"},
+        "minimum_withdrawal": {"amount": "1.00", "currency": "USD"},
+        "fee": "0.10",
+        "rate_from_default": {"quote": "USD", "value": "1.1172", "date": "2026-10-30", "source": "static"},
+    }
 
 
 # -- settling ------------------------------------------------------------------------------------------

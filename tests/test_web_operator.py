@@ -150,7 +150,10 @@ async def test_a_settlement_started_from_its_page_reloads_until_it_shows_the_rep
         assert (response.status, response.headers["Location"]) == (303, "/operator/settlement/2026-10")
         _, html = await page(client, "/operator/settlement/2026-10")
         assert '<meta http-equiv="refresh" content="2; url=/operator/settlement/2026-10">' in html
-        assert "This page reloads itself until it is done." in html and "Report" not in html
+        assert "Settling: the budgets are being gathered." in html and "Report" not in html
+        assert "This page reloads itself every two seconds until it is done." in html
+        _, still = await page(client, "/operator/settlement/2026-10?reload=off")  # its reader turned the reloading off
+        assert 'http-equiv="refresh"' not in still and "Reload by itself" in still
 
     deadline = asyncio.get_running_loop().time() + 60
     while 'http-equiv="refresh"' in html:  # as the browser does, every two seconds (here, at once)

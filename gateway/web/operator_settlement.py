@@ -4,8 +4,9 @@
 settlement thread (``BackgroundSettlement``, as the JSON API's settle route
 does) and answers at once with a redirect to the period's page. That page
 reloads itself every two seconds (``<meta http-equiv="refresh">``, which the
-Content-Security-Policy allows) while the thread runs, and stops once it
-does not: then it shows the period's report, or why the run stopped, with
+Content-Security-Policy allows) while the thread runs, unless its reader
+turned that off (``?reload=off``: a time limit one can turn off, as WCAG
+2.2.1 asks), and stops once the thread does not run: then it shows the period's report, or why the run stopped, with
 a button to resume it. The ledger's check is a button of its own: it reads
 every account, which is too much to do on each reload.
 """
@@ -105,6 +106,7 @@ async def settle(page: Page) -> web.StreamResponse:
 
 async def _period_page(page: Page, period: Period, **more: Any) -> dict[str, Any]:
     running, error = page.request.app[SETTLER].state(period.id)  # before the progress: see BackgroundSettlement.state
+    reloading = running and page.request.query.get("reload") != "off"  # the reader may turn it off (WCAG 2.2.1)
     progress = await page.run(settlement_progress, page.deployment, period.id)
     status = progress.status.value if progress.status else ("settling" if running else "open")
     sections = None
@@ -117,7 +119,7 @@ async def _period_page(page: Page, period: Period, **more: Any) -> dict[str, Any
         "failure": error,
         "settled": progress.settled,
         "budgets": progress.budgets,
-        "refresh": f"{REFRESH_SECONDS}; url={INDEX}/{period.id}" if running else None,
+        "refresh": f"{REFRESH_SECONDS}; url={INDEX}/{period.id}" if reloading else None,
         "sections": sections,
         "no_creators": page._(NO_CREATOR),
         "check": None,

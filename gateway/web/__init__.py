@@ -40,7 +40,11 @@ from gateway.web.render import load_all as load_templates
 SITES: tuple[Site, ...] = (
     home.pages,
     account.pages,
-    *(operator.pages, operator_settlement.pages, operator_accounts.pages, operator_rails.pages, operator_refunds.pages),
+    operator.pages,
+    operator_settlement.pages,
+    operator_accounts.pages,
+    operator_rails.pages,
+    operator_refunds.pages,
     transparency.pages,
 )  # a new module of pages adds its Site here
 

@@ -84,8 +84,9 @@ async def refund(page: Page) -> web.StreamResponse:
     if top_up is None:
         raise NotFound(f"no top-up #{top_up_id}")
     unit = page.deployment.currencies.get(top_up.currency)
+    confirmed = page.text("confirmed") == "yes"
     try:
-        minor = _amount(page, top_up) if page.text("confirmed") != "yes" else unit.parse(page.text("amount"))
+        minor = unit.parse(page.text("amount")) if confirmed else _amount(page, top_up)
         key = page.text("key")
         if not key:
             raise ValidationError("no idempotency key", field="key")
@@ -93,7 +94,7 @@ async def refund(page: Page) -> web.StreamResponse:
         said = _said_of(page, top_up)
         shown = {**found, "amount": page.value("amount")}
         return page.render("operator_top_up.html", status=error.status, error=said, error_field="amount", **shown)
-    if page.text("confirmed") != "yes":
+    if not confirmed:
         return page.render(
             "operator_refund_confirm.html",
             top_up=top_up,

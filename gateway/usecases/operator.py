@@ -12,7 +12,7 @@ from gateway.errors import NotFound
 from gateway.storage.engine import reading
 from gateway.storage.schema import participants
 
-__all__ = ["CHECKS", "AccountSummary", "account_summary", "list_accounts", "verify_ledger"]
+__all__ = ["CHECKS", "AccountSummary", "account_by_handle", "account_summary", "list_accounts", "verify_ledger"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,17 @@ def account_summary(deployment: Deployment, participant_id: int) -> AccountSumma
         row = connection.execute(_SUMMARY.where(participants.c.id == participant_id)).first()
     if row is None:
         raise NotFound(f"no account #{participant_id}")
+    return AccountSummary(row.id, row.handle, row.role, row.frozen)
+
+
+def account_by_handle(deployment: Deployment, handle: str) -> AccountSummary:
+    """The person a handle names, as typed or in the lower case sign-up keeps it (an operator looking someone up)."""
+    with reading(deployment.engine) as connection:
+        rows = connection.execute(_SUMMARY.where(participants.c.handle.in_([handle, handle.lower()]))).all()
+    found = {row.handle: row for row in rows}
+    row = found.get(handle) or found.get(handle.lower())
+    if row is None:
+        raise NotFound(f"no account with the handle {handle!r}")
     return AccountSummary(row.id, row.handle, row.role, row.frozen)
 
 

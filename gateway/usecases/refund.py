@@ -122,15 +122,9 @@ def _refundable_top_up(connection: Connection, top_up_id: int) -> Row[Any]:
 
 
 def _amount_to_refund(connection: Connection, deployment: Deployment, paid: Row[Any], amount: Money | None) -> int:
-    """What may go back: at most what was not refunded yet, and what is still in the wallet."""
+    """What may go back (``refundable``), checked: all of it by default, else the amount asked, in the top-up's currency."""
     unit = deployment.currencies.get(paid.currency)
-    left = paid.amount - _refunded(connection, paid.id)
-    in_wallet = connection.execute(
-        select(accounts.c.balance).where(
-            accounts.c.owner_id == paid.funder_id, accounts.c.purpose == Purpose.WALLET, accounts.c.currency == paid.currency
-        )
-    ).scalar()
-    most: int = min(left, in_wallet or 0)
+    most = refundable(connection, paid)
     if amount is None:
         if most <= 0:
             raise Conflict(f"nothing of top-up #{paid.id} is left in the funder's wallet to refund")
@@ -141,6 +135,18 @@ def _amount_to_refund(connection: Connection, deployment: Deployment, paid: Row[
     if not 0 < minor <= most:
         raise ValidationError(f"at most {unit.format(max(most, 0))} of top-up #{paid.id} can be refunded now", field="amount")
     return minor
+
+
+def refundable(connection: Connection, paid: Row[Any]) -> int:
+    """What of a top-up may go back now: at most what was not refunded yet, and what is still in the wallet."""
+    left = paid.amount - _refunded(connection, paid.id)
+    in_wallet = connection.execute(
+        select(accounts.c.balance).where(
+            accounts.c.owner_id == paid.funder_id, accounts.c.purpose == Purpose.WALLET, accounts.c.currency == paid.currency
+        )
+    ).scalar()
+    most: int = min(left, in_wallet or 0)
+    return most
 
 
 def _refunded(connection: Connection, top_up_id: int) -> int:

@@ -23,24 +23,48 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.i18n import load_all as load_catalogs
-from gateway.web import account, button, creator, discovery, funder, home, payouts, receipts, security, submit, top_up
+from gateway.web import (
+    account,
+    button,
+    creator,
+    discovery,
+    funder,
+    home,
+    operator,
+    operator_accounts,
+    operator_rails,
+    operator_refunds,
+    operator_settlement,
+    payouts,
+    receipts,
+    security,
+    submit,
+    top_up,
+    transparency,
+)
 from gateway.web.page import Site, pages_middleware
 from gateway.web.render import STATIC_PREFIX
 from gateway.web.render import load_all as load_templates
 
-SITES: tuple[Site, ...] = (
+SITES: tuple[Site, ...] = (  # a new module of pages adds its Site here
     home.pages,
     account.pages,
     security.pages,
     discovery.pages,
+    button.pages,
+    submit.pages,
     funder.pages,
     top_up.pages,
     receipts.pages,
-    button.pages,
-    submit.pages,
     creator.pages,
     payouts.pages,
-)  # a new module of pages adds its Site here
+    operator.pages,
+    operator_settlement.pages,
+    operator_accounts.pages,
+    operator_rails.pages,
+    operator_refunds.pages,
+    transparency.pages,
+)
 
 
 def install_pages(app: web.Application) -> None:

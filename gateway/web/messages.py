@@ -119,4 +119,10 @@ FLASHES: dict[str, str] = {
     "destination_saved": N_("Your payout destination is saved. A notice was mailed to you."),
     "onboarding_done": N_("Welcome back. Once the provider has checked your details, withdrawals through it are paid."),
     "onboarding_again": N_("The provider's link expired: ask for a new one below."),
+    # The operator's pages
+    "account_frozen": N_("The account is frozen: it cannot sign in, and its sessions have ended."),
+    "account_thawed": N_("The account is unfrozen: it can sign in again."),
+    "role_granted": N_("The operator role is granted."),
+    "role_revoked": N_("The operator role is revoked."),
+    "refund_asked": N_("The refund was asked of the provider: its state is below."),
 }

@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictStr
 
-from gateway.errors import GatewayError
 from gateway.http.api import Api, Call
 from gateway.http.keys import SETTLER
 from gateway.http.schemas import PERIOD_PATTERN, Model, MoneyJson, PageQuery, decode_id_cursor, encode_cursor, money_json
@@ -17,6 +16,7 @@ from gateway.usecases.identity.roles import RoleChange, freeze, role_history, se
 from gateway.usecases.operator import AccountSummary, account_summary, list_accounts, verify_ledger
 from gateway.usecases.refund import refund_top_up
 from gateway.usecases.reports import PeriodReport, period_report
+from gateway.usecases.rules_in_force import currency_rules
 from gateway.usecases.settlement import period_to_settle
 from gateway.usecases.settlement.status import settlement_progress
 
@@ -161,31 +161,24 @@ def report_out(call: Call, report: PeriodReport) -> ReportOut:
     response=CurrencyList,
 )
 async def currencies(call: Call) -> CurrencyList:
-    deployment = call.deployment
-    settings = deployment.settings
-    today = deployment.clock.now().date()
-
-    def rate(code: str) -> RateFromDefault | None:
-        try:
-            found = deployment.rates.rate(settings.default_currency, code, today)
-        except GatewayError:
-            return None
-        return RateFromDefault(quote=code, value=str(found.value), date=found.on, source=found.source)
-
-    items = []
-    for unit in settings.currencies:
-        policy = settings.policies[unit.code]
-        items.append(
-            CurrencyOut(
-                code=unit.code,
-                kind=unit.kind,
-                minor_per_major=unit.minor_per_major,
-                minimum_budget=money_json(settings.currencies, unit.from_minor(policy.minimum_budget)),
-                minimum_withdrawal=money_json(settings.currencies, unit.from_minor(policy.minimum_withdrawal)),
-                fee=str(policy.fee),
-                rate_from_default=await call.run(rate, unit.code),
-            )
+    settings = call.deployment.settings
+    units = settings.currencies
+    items = [
+        CurrencyOut(
+            code=rules.code,
+            kind=rules.kind,
+            minor_per_major=rules.minor_per_major,
+            minimum_budget=money_json(units, units.money(rules.minimum_budget, rules.code)),
+            minimum_withdrawal=money_json(units, units.money(rules.minimum_withdrawal, rules.code)),
+            fee=str(rules.fee),
+            rate_from_default=(
+                RateFromDefault(quote=rules.code, value=str(rate.value), date=rate.on, source=rate.source)
+                if (rate := rules.rate_from_default) is not None
+                else None
+            ),
         )
+        for rules in await call.run(currency_rules, call.deployment)
+    ]
     return CurrencyList(default_currency=settings.default_currency, items=items)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.i18n import load_all as load_catalogs
-from gateway.web import account, home
+from gateway.web import account, demo, home
 from gateway.web.page import Site, pages_middleware
 from gateway.web.render import STATIC_PREFIX
 from gateway.web.render import load_all as load_templates
@@ -35,6 +35,7 @@ def install_pages(app: web.Application) -> None:
     """Mount the pages and their assets; the catalogs, templates and assets are read now, so a broken one stops start-up."""
     load_catalogs()
     load_templates()
+    app.on_startup.append(demo.note_demo)  # the demo banner, on a demo's database only
     for site in SITES:
         site.install(app)
     app.router.add_get(STATIC_PREFIX + "{name}", home.static_file, name="static")

@@ -1,7 +1,8 @@
 """What the demo holds: its people, their things and who funds what. The same every time, so pages and screenshots are.
 
 French and English side by side, as a deployment in Europe would have
-them; every address is under ``.example``, which reaches nobody.
+them (the French with its no-break spaces before ``:`` and ``;``); every
+address is under ``.example``, which reaches nobody.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ WORKS = (
         "camille",
         "https://camille-ecrit.example/2026/pourquoi-la-licence-libre",
         "Pourquoi je publie tous mes textes sous licence libre",
-        "Trois ans après avoir placé mon blog sous licence CC BY-SA, le bilan : plus de lecteurs, des traductions "
+        "Trois ans après avoir placé mon blog sous licence CC BY-SA, le bilan\u00a0: plus de lecteurs, des traductions "
         "que je n'avais pas demandées, et assez de petits dons pour payer l'hébergement.",
         "fr",
         "text",
@@ -84,8 +85,8 @@ WORKS = (
         "gr20",
         "camille",
         "https://camille-ecrit.example/2026/gr20-en-huit-jours",
-        "Carnet de route : le GR 20 en huit jours",
-        "Étapes, dénivelés, refuges et ampoules : la traversée de la Corse à pied racontée jour après jour, avec les "
+        "Carnet de route\u00a0: le GR 20 en huit jours",
+        "Étapes, dénivelés, refuges et ampoules\u00a0: la traversée de la Corse à pied racontée jour après jour, avec les "
         "cartes et la liste du sac.",
         "fr",
         "text",
@@ -95,7 +96,7 @@ WORKS = (
         "phare",
         "jeanne",
         "https://phare.example/bd/episode-12",
-        "Les Chroniques du Phare, épisode 12 : la tempête",
+        "Les Chroniques du Phare, épisode 12\u00a0: la tempête",
         "Une bande dessinée en ligne, un épisode par mois. Maëlle, gardienne de phare, recueille un naufragé qui ne "
         "parle aucune langue connue.",
         "fr",
@@ -107,7 +108,7 @@ WORKS = (
         "jeanne",
         "https://phare.example/musique/la-valse-des-marees",
         "La Valse des marées",
-        "Une chanson pour accordéon et voix, enregistrée dans la cuisine ; paroles et partition sous licence libre.",
+        "Une chanson pour accordéon et voix, enregistrée dans la cuisine\u00a0; paroles et partition sous licence libre.",
         "fr",
         "music",
         ("chanson", "accordéon"),

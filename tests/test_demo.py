@@ -40,6 +40,7 @@ from tests.support import config, eur, run_to_end
 from tests.web_support import page, post_form
 
 BANNER = '<p class="demo-note" role="note">'
+LOADING = 300  # seconds at most for a first start: nine argon2 hashes (the sign-ups) on a busy machine
 
 
 def _ids(deployment) -> dict[str, int]:
@@ -145,7 +146,7 @@ class _Demo:
                 stderr=err,
                 env=_environment(),
             )
-        wait_until(self.invited, f"{name} prints the address to open")
+        wait_until(self.invited, f"{name} prints the address to open", LOADING)
 
     def invited(self) -> bool:
         assert self.process.poll() is None, f"gateway demo stopped: {self.err.read_text()}"
@@ -165,6 +166,7 @@ class _Demo:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2 * LOADING)
 def test_gateway_demo_serves_the_product_with_its_data_and_says_where(tmp_path):
     first = _Demo(tmp_path, "first")
     try:

@@ -172,7 +172,7 @@ def _serve_demo(venv: Path, folder: Path) -> None:
             assert demo.poll() is None, (folder / "demo.err").read_text()
             return f"Open http://127.0.0.1:{port}/" in (folder / "demo.out").read_text()
 
-        wait_until(invited, "gateway demo prints the address to open")
+        wait_until(invited, "gateway demo prints the address to open", 300)  # nine argon2 hashes, on a busy machine too
         request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Accept-Language": "fr"})
         with urllib.request.urlopen(request, timeout=30) as answer:
             assert 'role="note"' in answer.read().decode()

@@ -39,7 +39,10 @@ STEP = timedelta(minutes=7)  # between two things people do on the settled perio
 
 @dataclass(frozen=True)
 class DemoData:
-    """What the database holds: ``loaded`` is False where it held the demo data already and nothing was done."""
+    """The periods of the demo data: the one settled, and the one in progress (as of now, where it was loaded before).
+
+    ``loaded`` is False where the database held the demo data already, and nothing was done.
+    """
 
     loaded: bool
     settled_period: str

@@ -1,12 +1,12 @@
 # The two commands of the README:
-#   make demo   set the project up (a virtualenv in .venv) and run `gateway demo`
+#   make demo   set the project up (a virtualenv in .venv) and run `gateway demo`: the product, served with demo data
 #   make test   set the project up, run ruff and mypy, and every test (SQLite, and PostgreSQL at 127.0.0.1:5432 in a
 #               database each run makes for itself and drops, so two runs on one machine never meet)
 
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: demo test check bench clean messages
+.PHONY: demo walkthrough test check bench clean messages
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/gateway demo
+
+# A whole period on a fresh SQLite file, told step by step in the terminal.
+walkthrough: $(VENV)/.installed
+	$(VENV)/bin/gateway walkthrough
 
 # The static checks, then every test: a finding of ruff or mypy fails the run as a failing test does.
 test: check
@@ -44,4 +48,4 @@ bench: $(VENV)/.installed
 
 # build/ goes too: setuptools would put an old layout's modules left there into the next wheel.
 clean:
-	rm -rf $(VENV) *.egg-info build dist gateway-demo.sqlite3*
+	rm -rf $(VENV) *.egg-info build dist gateway-demo.sqlite3* .gateway-demo.sqlite3.*.partial* gateway-walkthrough.sqlite3*

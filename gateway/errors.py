@@ -167,6 +167,12 @@ class Conflict(GatewayError):
     status = 409
 
 
+class NotDemoData(Conflict):
+    """The demo data goes only into an empty database, or one that holds it already: never into a deployment's."""
+
+    code = "not_demo_data"
+
+
 class AlreadyFlattred(Conflict):
     code = "already_flattred"
 

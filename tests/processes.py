@@ -44,10 +44,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until(condition, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
+def wait_until(condition, what: str, seconds: float = DEADLINE) -> None:
+    deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, f"{what}: not after {DEADLINE} s"
+        assert time.monotonic() < deadline, f"{what}: not after {seconds} s"
         time.sleep(0.02)
 
 

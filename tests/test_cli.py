@@ -18,8 +18,8 @@ def gateway(*args, cwd=None, env=None, timeout=120):
     )
 
 
-def test_demo_runs_a_whole_period_and_checks_the_ledger(tmp_path):
-    result = gateway("demo", "--database", str(tmp_path / "demo.sqlite3"))
+def test_walkthrough_runs_a_whole_period_and_checks_the_ledger(tmp_path):
+    result = gateway("walkthrough", "--database", str(tmp_path / "walkthrough.sqlite3"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "erin: budget 10.00 EUR, fee 1.00 EUR" in out
@@ -28,13 +28,13 @@ def test_demo_runs_a_whole_period_and_checks_the_ledger(tmp_path):
     assert "no_means" in out and "own_thing" in out and "below_minimum" in out
     assert "ledger check: every invariant holds" in out
     # The database it leaves passes the standalone check too.
-    check = gateway("--database-url", f"sqlite:///{tmp_path / 'demo.sqlite3'}", "ledger", "check")
+    check = gateway("--database-url", f"sqlite:///{tmp_path / 'walkthrough.sqlite3'}", "ledger", "check")
     assert check.returncode == 0, check.stderr
 
 
 def test_ledger_check_names_a_breach(tmp_path):
-    path = tmp_path / "demo.sqlite3"
-    assert gateway("demo", "--database", str(path)).returncode == 0
+    path = tmp_path / "walkthrough.sqlite3"
+    assert gateway("walkthrough", "--database", str(path)).returncode == 0
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE accounts SET balance = balance + 1 WHERE id = (SELECT min(id) FROM accounts)")
     result = gateway("--database-url", f"sqlite:///{path}", "ledger", "check")
@@ -79,6 +79,7 @@ def test_every_command_has_help():
     for args in (
         ["--help"],
         ["demo", "--help"],
+        ["walkthrough", "--help"],
         ["settle", "--help"],
         ["ledger", "check", "--help"],
         ["db", "upgrade", "--help"],

@@ -16,18 +16,22 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
 
+from tests.processes import free_port, wait_until
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"gateway", "adapters", "currencies"}
-# What `gateway db upgrade` and `gateway demo` read as files, not as modules.
+# What `gateway db upgrade` and `gateway walkthrough` read as files, not as modules.
 DATA = {"gateway/default.toml", "gateway/storage/migrations/env.py", "gateway/storage/migrations/script.py.mako"}
 NOT_SOURCE = shutil.ignore_patterns(".*", "venv", "build", "dist", "*.egg-info", "__pycache__", "*.sqlite3*")
 
@@ -144,9 +148,34 @@ def test_the_wheel_runs_in_an_empty_folder(tmp_path):
     assert re.search(rf"^database at schema {re.escape(head)} \(sqlite:///gateway\.sqlite3\)$", upgrade, re.M), upgrade
     assert (empty / "gateway.sqlite3").is_file()  # the embedded default's database, in the folder it ran in
 
-    demo = _run([venv / "bin" / "gateway", "demo"], cwd=empty, timeout=120).stdout
-    lines = demo.splitlines()
-    assert "(embedded default)" in lines[0], demo
-    assert any(line.startswith("ledger check: every invariant holds") for line in lines), demo
-    assert lines[-1].startswith("the demo's database is gateway-demo.sqlite3"), demo
+    walkthrough = _run([venv / "bin" / "gateway", "walkthrough"], cwd=empty, timeout=120).stdout
+    lines = walkthrough.splitlines()
+    assert "(embedded default)" in lines[0], walkthrough
+    assert any(line.startswith("ledger check: every invariant holds") for line in lines), walkthrough
+    assert lines[-1].startswith("the walk-through's database is gateway-walkthrough.sqlite3"), walkthrough
+    assert (empty / "gateway-walkthrough.sqlite3").is_file()
+
+    _serve_demo(venv, empty)
     assert (empty / "gateway-demo.sqlite3").is_file()
+
+
+def _serve_demo(venv: Path, folder: Path) -> None:
+    """``gateway demo`` loads its data and serves the pages (the wheel's templates, catalogs and assets), then stops."""
+    port = free_port()
+    with (folder / "demo.out").open("w") as out, (folder / "demo.err").open("w") as err:
+        demo = subprocess.Popen(
+            [venv / "bin" / "gateway", "demo", "--port", str(port)], cwd=folder, env=_environment(), stdout=out, stderr=err
+        )
+    try:
+
+        def invited() -> bool:
+            assert demo.poll() is None, (folder / "demo.err").read_text()
+            return f"Open http://127.0.0.1:{port}/" in (folder / "demo.out").read_text()
+
+        wait_until(invited, "gateway demo prints the address to open", 300)  # nine argon2 hashes, on a busy machine too
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Accept-Language": "fr"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert 'role="note"' in answer.read().decode()
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=60) == 0, (folder / "demo.err").read_text()

@@ -209,10 +209,16 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def walkthrough(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.cli.walkthrough import run_walkthrough
+
+    return run_walkthrough(replace(settings, database_url=f"sqlite:///{args.database}"), args.database)
+
+
 def demo(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.cli.demo import run_demo
 
-    return run_demo(replace(settings, database_url=f"sqlite:///{args.database}"), args.database)
+    return run_demo(settings, args)
 
 
 def format_report(deployment: Deployment, report: PeriodReport) -> str:

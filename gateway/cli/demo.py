@@ -1,182 +1,119 @@
-"""``gateway demo``: a whole period on a fresh SQLite file, told step by step.
+"""``gateway demo``: the product, served on the embedded default with the demo data, from a SQLite file of its own.
 
-The clock is fixed (activity in October 2026, settlement on 1 November), so
-the demo prints the same story every time, whatever today is.
+The file is made once (``usecases.demo`` fills it, in a file of its own
+that takes the file's name only when full, so a run stopped halfway leaves
+nothing to refuse later) and served again by each later run. The demo never
+touches a configured deployment: it refuses a deployment file, a database
+URL, and any database file that is not a demo's.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
-import re
-from datetime import UTC, datetime
-from functools import partial
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 
-from moneyed import Money
-
-from gateway.cli.commands import format_report, print_ledger_check
-from gateway.cli.output import money_text, table
-from gateway.clock import FixedClock
-from gateway.config import Settings
-from gateway.deployment import Deployment, open_deployment
-from gateway.errors import GatewayError
-from gateway.mail import Outgoing
-from gateway.usecases.budgets import set_budget
-from gateway.usecases.calendar import current_period
+from gateway.config import ENV_CONFIG, ENV_DATABASE_URL, Settings
+from gateway.deployment import open_deployment
+from gateway.errors import ConfigError, DatabaseUnreachable, NotDemoData
 from gateway.usecases.database import upgrade_schema
-from gateway.usecases.flattr import flattr
-from gateway.usecases.identity.signup import sign_up, verify_email
-from gateway.usecases.mail_queue import deliver_due
-from gateway.usecases.participants import register_participant
-from gateway.usecases.reports import receipts_of
-from gateway.usecases.settlement import settle
-from gateway.usecases.subscriptions import subscribe
-from gateway.usecases.things import register_thing
-from gateway.usecases.top_up import top_up
-from gateway.usecases.withdraw import withdraw
-
-DURING = datetime(2026, 10, 15, 12, 0, tzinfo=UTC)
-CREATORS = ("alice", "bob", "carol", "dave")
-DEMO_PASSWORD = "correct horse battery staple"  # the demo's people's, printed nowhere; the database is a fresh demo file
-AFTER = datetime(2026, 11, 1, 0, 5, tzinfo=UTC)
+from gateway.usecases.demo import ACCOUNTS, PASSWORD, is_demo_database, load_demo
 
 
-def run_demo(settings: Settings, path: str) -> int:
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
-    clock = FixedClock(DURING)
-    deployment = open_deployment(settings, clock=clock)
+def run_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Make or reuse the demo's file, then serve it as ``gateway serve`` would, until interrupted."""
+    from gateway.http.serve import serve
+
+    given = configuration_given(args)
+    if given:
+        raise ConfigError(f"the demo runs on the embedded default only, never on a configured deployment: drop {given}")
+    path = Path(args.database)
+    demo = _demo_settings(settings, path, args.host, args.port)
+    if path.exists():
+        _reuse(demo, path)
+    else:
+        print(f"loading the demo data into {path} (once; later runs serve the same file)", flush=True)
+        _create(demo, path)
+    listening: list[int] = []
+
+    def announce(port: int) -> None:
+        listening.append(port)
+        print(invitation(args.host, port), flush=True)
+
     try:
-        upgrade_schema(deployment)
-        _story(deployment, clock)
-        print()
-        status = print_ledger_check(deployment)
+        serve(demo, args.host, args.port, announce=announce)
+    except OSError as error:
+        if listening:
+            raise
+        # the port is taken, or the host is not this machine's: one line, as every error of the CLI
+        print(
+            f"gateway: cannot_listen: cannot serve on {args.host}:{args.port} ({error.strerror}); give another --port",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def configuration_given(args: argparse.Namespace) -> str | None:
+    """The option or variable that names a deployment's file or database, if any was given."""
+    for given, name in (
+        (args.config, "--config"),
+        (os.environ.get(ENV_CONFIG), f"${ENV_CONFIG}"),
+        (args.database_url, "--database-url"),
+        (os.environ.get(ENV_DATABASE_URL), f"${ENV_DATABASE_URL}"),
+    ):
+        if given:
+            return name
+    return None
+
+
+def invitation(host: str, port: int) -> str:
+    """The line that says where to go and as whom to sign in."""
+    people = ", ".join(f'"{handle}" ({what})' for handle, what in ACCOUNTS)
+    return f'Open {_origin(host, port)}/ — demo data: sign in as {people}, password "{PASSWORD}" (Ctrl-C stops it)'
+
+
+def _origin(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _demo_settings(settings: Settings, path: Path, host: str, port: int) -> Settings:
+    """The embedded default on the demo's file; mailed links point at the address served."""
+    http = replace(settings.http, host=host, port=port, base_url=_origin(host, port))
+    return replace(settings, database_url=f"sqlite:///{path}", http=http)
+
+
+def _reuse(settings: Settings, path: Path) -> None:
+    refusal = NotDemoData(f"{path} is not a demo's database: give another --database, or move that file away")
+    try:
+        deployment = open_deployment(settings)
+    except DatabaseUnreachable:  # no database at all (SQLite says "file is not a database"), or one it cannot open
+        raise refusal from None
+    try:
+        if not is_demo_database(deployment):
+            raise refusal
+        upgrade_schema(deployment)  # a demo made by an earlier release
     finally:
         deployment.close()
-    if status == 0:
-        print(f"the demo's database is {path}; try `gateway --database-url sqlite:///{path} ledger check`")
-    return status
 
 
-class _Inbox:
-    """The demo's mailbox: the queue's worker sends to it, as it would to an SMTP server."""
-
-    def __init__(self) -> None:
-        self.mail: list[Outgoing] = []
-
-    def send(self, mail: Outgoing) -> None:
-        self.mail.append(mail)
-
-
-def _open_mailed_links(deployment: Deployment) -> dict[str, int]:
-    """Send the queued mail, and open each verification link in it: the sign-ups become accounts."""
-    inbox = _Inbox()
-    deliver_due(deployment, mailer=inbox)
-    opened = {}
-    for mail in inbox.mail:
-        token = re.search(r"token=([A-Za-z0-9_\-]+)", mail.body)
-        if token is not None:
-            opened[mail.to.partition("@")[0]] = verify_email(deployment, token.group(1))
-    return opened
-
-
-def eur(amount: str) -> Money:
-    return Money(amount, "EUR")
-
-
-def _story(deployment: Deployment, clock: FixedClock) -> None:
-    say = print
-    period = current_period(deployment)
-    say(f"== {deployment.settings.name}: period {period.id}, fee {deployment.settings.policies['EUR'].fee * 100}% ==")
-    ids = {}
-    for handle, currency in [
-        ("alice", "EUR"),
-        ("bob", "USD"),
-        ("carol", "EUR"),
-        ("dave", "GBP"),
-        ("erin", "EUR"),
-        ("frank", "EUR"),
-        ("grace", "EUR"),
-        ("heidi", "EUR"),
-    ]:
-        if handle in CREATORS:
-            sign_up(deployment, handle, f"{handle}@example.org", DEMO_PASSWORD, preferred_currency=currency)
-        else:
-            ids[handle] = register_participant(deployment, handle, preferred_currency=currency)
-    ids.update(_open_mailed_links(deployment))
-    things = {}
-    for owner, key, url, title in [
-        ("alice", "comic", "https://alice.example/comic/42", "Alice's comic, episode 42"),
-        ("bob", "project", "https://git.example/bob/libfoo", "libfoo, a free-software library"),
-        ("carol", "post", "https://carol.example/blog/money", "Carol's post on micropayments"),
-        ("carol", "essay", "https://carol.example/blog/commons", "Carol's essay on the commons"),
-        ("dave", "song", "https://dave.example/songs/rain", "Dave's song 'Rain'"),
-    ]:
-        things[key] = register_thing(deployment, ids[owner], url, title, language="en").id
-    say("4 creators signed up and opened the link mailed to them (money leaves only for a verified address)")
-    say("creators registered 5 things; 4 funders signed up")
-
-    for handle, amount in [("erin", "20.00"), ("frank", "10.00"), ("grace", "5.00")]:
-        topped = asyncio.run(top_up(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-top-up-{handle}"))
-        say(f"{handle} tops up {money_text(deployment.currencies, topped.amount)} through the sandbox rail: {topped.status}")
-    set_budget(deployment, ids["erin"], eur("10.00"))
-    set_budget(deployment, ids["frank"], eur("10.00"))
-    say("erin and frank set a budget of 10.00 EUR a month; grace keeps the minimum, 2.00 EUR")
-
-    for key in ("comic", "project", "post", "song"):
-        flattr(deployment, ids["erin"], things[key])
-    say("erin flattrs the comic, the project, the post and the song (1 point each)")
-    flattr(deployment, ids["frank"], things["comic"])
-    flattr(deployment, ids["frank"], things["project"])
-    flattr(deployment, ids["frank"], things["post"], points=2)
-    say("frank flattrs the comic and the project, and gives the post 2 points")
-    subscribe(deployment, ids["grace"], things["project"], points=3)
-    flattr(deployment, ids["grace"], things["essay"])
-    say("grace subscribes to the project with 3 points, and flattrs the essay")
-
-    for label, funder, thing in [
-        ("heidi (empty wallet) flattrs the comic", "heidi", "comic"),
-        ("carol flattrs her own post", "carol", "post"),
-    ]:
+def _create(settings: Settings, path: Path) -> None:
+    """Fill a file of our own beside ``path``, then give it ``path``'s name."""
+    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(descriptor)
+    try:
+        deployment = open_deployment(replace(settings, database_url=f"sqlite:///{partial}"))
         try:
-            flattr(deployment, ids[funder], things[thing])
-        except GatewayError as error:
-            say(f"{label}: refused, {error.code} ({error.message})")
-
-    declined = asyncio.run(top_up(deployment, ids["erin"], eur("5.13"), "sandbox", key="demo-declined"))
-    say(f"erin tops up 5.13 EUR: {declined.status} ({declined.error}); nothing moved")
-
-    clock.set(AFTER)
-    say(f"\n== {AFTER:%Y-%m-%d %H:%M} UTC: the period has ended; settling {period.id} ==")
-    report = settle(deployment, period)
-    say(format_report(deployment, report))
-
-    say("\nwhere each funder's budget went:")
-    for handle in ("erin", "frank", "grace"):
-        for receipt in receipts_of(deployment, ids[handle], period.id):
-            text = partial(money_text, deployment.currencies)
-            say(f"  {handle}: budget {text(receipt.budget)}, fee {text(receipt.fee)}")
-            say(
-                table(
-                    ["thing", "creator", "points", "share"],
-                    [[line.title, line.creator, line.points, text(line.share)] for line in receipt.lines],
-                    indent="    ",
-                )
-            )
-
-    say("\ncreators withdraw:")
-    for handle, amount in [("bob", "4.00"), ("alice", "4.00"), ("dave", "2.25"), ("carol", "0.50")]:
-        try:
-            result = asyncio.run(withdraw(deployment, ids[handle], eur(amount), "sandbox", key=f"demo-withdraw-{handle}"))
-            rate = (
-                f" at {result.rate.value:.4f} ({result.rate.source}, {result.rate.on})"
-                if result.rate.base != result.rate.quote
-                else ""
-            )
-            say(
-                f"  {handle} withdraws {money_text(deployment.currencies, result.amount)} -> "
-                f"{money_text(deployment.currencies, result.payout)}{rate}: {result.status}"
-            )
-        except GatewayError as error:
-            say(f"  {handle} withdraws {amount} EUR: refused, {error.code} ({error.message})")
+            upgrade_schema(deployment)
+            asyncio.run(load_demo(deployment))
+        finally:
+            deployment.close()
+        os.replace(partial, path)
+    finally:
+        for leftover in (partial, partial + "-wal", partial + "-shm"):
+            if os.path.exists(leftover):
+                os.remove(leftover)

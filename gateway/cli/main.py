@@ -29,9 +29,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", metavar="URL", help="override the deployment's database URL")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
 
-    demo = sub.add_parser("demo", help="run a whole period on a fresh SQLite file and show who paid whom")
-    demo.add_argument("--database", metavar="FILE", default="gateway-demo.sqlite3", help="the SQLite file to (re)create")
+    demo = sub.add_parser(
+        "demo", help="serve the product with demo data on a SQLite file of its own, and say where to open it and as whom"
+    )
+    demo.add_argument(
+        "--database",
+        metavar="FILE",
+        default="gateway-demo.sqlite3",
+        help="the demo's SQLite file: made and filled if absent, served again if a demo's, refused otherwise",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    demo.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
     demo.set_defaults(run=commands.demo)
+
+    walkthrough = sub.add_parser("walkthrough", help="run a whole period on a fresh SQLite file and show who paid whom")
+    walkthrough.add_argument(
+        "--database", metavar="FILE", default="gateway-walkthrough.sqlite3", help="the SQLite file to (re)create"
+    )
+    walkthrough.set_defaults(run=commands.walkthrough)
 
     settle = sub.add_parser("settle", help="settle a period (by default the next in order that has ended), or finish settling it")
     settle.add_argument("--period", metavar="ID", help="the period, like 2026-11 (or 2026-W48 on a weekly deployment)")

@@ -30,12 +30,14 @@ from gateway.http.runner import GatewayRunner
 log = logging.getLogger("gateway.http")
 
 
-def serve(settings: Settings, host: str, port: int, processes: int = 1) -> None:
+def serve(settings: Settings, host: str, port: int, processes: int = 1, announce: Callable[[int], None] | None = None) -> None:
     """Serve until interrupted (SIGINT or SIGTERM).
 
     With ``http.metrics_port`` set, every process also answers ``/metrics``
     on that port of ``host``, without a token; with several processes, each
     scrape reads the values of all of them (``gateway.http.metrics``).
+    ``announce`` is told the port once it is bound, before any request is
+    answered (``gateway demo`` prints the address to open).
     """
     listening = _bind(host, port)
     metrics_port = settings.http.metrics_port
@@ -43,6 +45,8 @@ def serve(settings: Settings, host: str, port: int, processes: int = 1) -> None:
     print(f"serving the API on http://{host}:{listening.getsockname()[1]}/api/v1 with {processes} process(es)", flush=True)
     if exporter is not None:
         print(f"serving the metrics on http://{host}:{exporter.getsockname()[1]}/metrics, without a token", flush=True)
+    if announce is not None:
+        announce(listening.getsockname()[1])
     open_one = partial(open_deployment, settings)  # each process opens its own connections, after the fork
     if processes == 1:
         _run(open_one, listening, exporter)

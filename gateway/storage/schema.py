@@ -476,3 +476,13 @@ payout_destinations = Table(
     Column("destination", String(200), nullable=False),
     Column("updated_at", Timestamp, nullable=False),
 )
+
+# In a demo's database only (``gateway demo``), one row, written once the demo data is loaded: every page then says
+# it shows demo data, and the demo loader refuses a database without it that holds anything (``usecases/demo``).
+demo_data = Table(
+    "demo_data",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("loaded_at", Timestamp, nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
+)

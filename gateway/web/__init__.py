@@ -27,6 +27,7 @@ from gateway.web import (
     account,
     button,
     creator,
+    demo,
     discovery,
     funder,
     home,
@@ -71,6 +72,7 @@ def install_pages(app: web.Application) -> None:
     """Mount the pages and their assets; the catalogs, templates and assets are read now, so a broken one stops start-up."""
     load_catalogs()
     load_templates()
+    app.on_startup.append(demo.note_demo)  # the demo banner, on a demo's database only
     for site in SITES:
         site.install(app)
     app.router.add_get(STATIC_PREFIX + "{name}", home.static_file, name="static")

@@ -40,6 +40,7 @@ from gateway.rules import LANGUAGES, text_problem
 from gateway.usecases.identity import profile
 from gateway.usecases.identity.principal import Principal
 from gateway.web import csrf
+from gateway.web.demo import banner
 from gateway.web.language import LANGUAGE_COOKIE, VARY, negotiate
 from gateway.web.messages import FLASHES, Said, describe
 from gateway.web.render import render
@@ -162,6 +163,7 @@ class Page:
             "error": None,
             "error_field": None,
             "switcher": True,
+            "demo": banner(self.request.app),  # every page of a demo deployment says so (base.html)
             **more,
         }
 

@@ -1,7 +1,8 @@
 """What the browser tests share: Debian's chromium through Playwright, and the checks every page passes.
 
 A test module uses it with ``from tests.browser_support import browser, needs_browser`` (the fixture, and
-``pytestmark = needs_browser``). Every host but 127.0.0.1 and ``localhost`` resolves to nothing in the browser,
+``pytestmark = needs_browser``), and the ``deployment`` and ``site`` fixtures the same way when its pages need
+nothing more than SQLite. Every host but 127.0.0.1 and ``localhost`` resolves to nothing in the browser,
 so a page that reached for another site would fail. ``localhost`` serves the pages of *another site* (a blog
 with a flattr button): to the browser it is a different site from ``127.0.0.1``, which is what ``SameSite``
 cookies and ``frame-ancestors`` are about.
@@ -11,13 +12,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.web_support import french_catalog, translated_msgids
+from gateway.deployment import Deployment
+from gateway.http.app import create_app
+from gateway.http.ratelimit import MemoryLimiter
+from tests.support import config, make, sqlite_copy
+from tests.web_support import PASSWORD, french_catalog, translated_msgids
 
 try:
     from axe_playwright_python.async_playwright import Axe
@@ -72,6 +77,36 @@ async def browser() -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest.fixture(name="deployment")
+def web_deployment(tmp_path, sqlite_template, outbox) -> Iterator[Deployment]:
+    """The pages need no second database: SQLite only, the outbox folder for the mail."""
+    data = config(name="Flattr gateway")
+    data["mail"] = {"outbox": str(outbox)}
+    made = make(sqlite_copy(sqlite_template, tmp_path / "web.sqlite3"), data)
+    yield made
+    made.close()
+
+
+@pytest.fixture(name="site")
+async def served_site(deployment, aiohttp_server) -> str:
+    """The pages on 127.0.0.1; the rate limits' clock stands still, so a test's timing never matters."""
+    server = await aiohttp_server(create_app(deployment, limiter=MemoryLimiter(clock=lambda: 1_000_000.0)), host="127.0.0.1")
+    return f"http://127.0.0.1:{server.port}"
+
+
+async def sign_in_here(page: Page, handle: str, password: str = PASSWORD) -> None:
+    """Fill the sign-in form the page shows and send it, for where that leads elsewhere than /account (or fails)."""
+    await page.locator("#login").fill(handle)
+    await page.locator("#password").fill(password)
+    await page.locator("main form button[type=submit]").click()
+
+
+async def sign_in(page: Page, site: str, handle: str) -> None:
+    await page.goto(site + "/signin")
+    await sign_in_here(page, handle)
+    await page.wait_for_url(site + "/account")
 
 
 def watch_policy(page: Page) -> list[str]:
@@ -130,6 +165,21 @@ async def sideways(page: Page) -> int | None:
     """How wide the page is, if it scrolls sideways at a phone's width (None if it fits)."""
     width = await page.evaluate("document.documentElement.scrollWidth")
     return width if width > PHONE["width"] else None
+
+
+async def too_wide(browser: Browser, site: str, language: str, paths: Iterable[str], handle: str | None = None) -> dict[str, int]:
+    """The pages of ``paths`` that scroll sideways on a phone, as "<path> at 375 px": their width (signed in as ``handle``)."""
+    phone = await browser.new_context(locale=LOCALES[language], viewport=PHONE, is_mobile=True, has_touch=True)
+    page = await phone.new_page()
+    if handle is not None:
+        await sign_in(page, site, handle)
+    found = {}
+    for path in paths:
+        await page.goto(site + path)
+        if (width := await sideways(page)) is not None:
+            found[f"{path} at {PHONE['width']} px"] = width
+    await phone.close()
+    return found
 
 
 async def page_problems(context: BrowserContext, page: Page, site: str, path: str, language: str) -> dict[str, Any]:

@@ -20,8 +20,6 @@ from typing import Any
 
 import pytest
 
-from gateway.http.app import create_app
-from gateway.http.ratelimit import MemoryLimiter
 from gateway.usecases.identity import profile, sessions, signup, tokens
 from gateway.web.render import assets
 from tests.browser_support import (
@@ -35,11 +33,14 @@ from tests.browser_support import (
     own_assets,
     screenshot,
     serious_violations,
+    sign_in,
+    sign_in_here,
     watch_policy,
 )
-from tests.browser_support import browser as browser  # the fixture
+from tests.browser_support import browser as browser  # the fixtures; the deployment is SQLite only
+from tests.browser_support import served_site as served_site
+from tests.browser_support import web_deployment as web_deployment
 from tests.http_support import wait_for_mail
-from tests.support import config, make, sqlite_copy
 from tests.web_support import PASSWORD, french_catalog, link_of, translated_msgids
 
 try:
@@ -50,22 +51,6 @@ except ImportError:  # pragma: no cover - CI installs the test extra
 pytestmark = needs_browser
 SIGNED_IN_PAGES = ["/account", "/account/security"]
 PUBLIC_PAGES = ["/", "/signup", "/signin", "/reset", "/verify?token=abc", "/reset/confirm?token=abc", "/no-such-page"]
-
-
-@pytest.fixture
-def deployment(tmp_path, sqlite_template, outbox):
-    """The pages need no second database: SQLite only, the outbox folder for the mail."""
-    data = config(name="Flattr gateway")
-    data["mail"] = {"outbox": str(outbox)}
-    made = make(sqlite_copy(sqlite_template, tmp_path / "web.sqlite3"), data)
-    yield made
-    made.close()
-
-
-@pytest.fixture
-async def site(deployment, aiohttp_server) -> str:
-    server = await aiohttp_server(create_app(deployment, limiter=MemoryLimiter()), host="127.0.0.1")
-    return f"http://127.0.0.1:{server.port}"
 
 
 # -- a person's way through -------------------------------------------------------------------------
@@ -187,14 +172,6 @@ async def _run(function: Any, *args: Any) -> Any:
     return await asyncio.to_thread(function, *args)
 
 
-async def sign_in(page: Page, site: str, handle: str) -> None:
-    await page.goto(site + "/signin")
-    await page.locator("#login").fill(handle)
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("main form button[type=submit]").click()
-    await page.wait_for_url(site + "/account")
-
-
 @pytest.mark.parametrize("language", ["en", "fr"])
 async def test_every_page_is_accessible_narrow_light_and_translated(browser, site, deployment, outbox, language):
     handle = f"reader-{language}"
@@ -232,9 +209,7 @@ async def test_every_page_is_accessible_narrow_light_and_translated(browser, sit
     await page.get_by_role("button", name="Sign out" if language == "en" else "Se déconnecter").click()
     await page.wait_for_url(site + "/")
     await page.goto(site + "/signin")
-    await page.locator("#login").fill(handle)
-    await page.locator("#password").fill("not the password")
-    await page.locator("main form button[type=submit]").click()
+    await sign_in_here(page, handle, "not the password")
     await page.wait_for_selector("#form-error")
     await check(page, desktop, "/signin, a wrong password", None)
     await desktop.close()

@@ -19,8 +19,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gateway.http.app import create_app
-from gateway.http.ratelimit import MemoryLimiter
 from gateway.usecases.calendar import current_period
 from gateway.usecases.flattr import flattrs_of
 from gateway.usecases.identity import profile
@@ -28,39 +26,21 @@ from gateway.usecases.things import register_thing
 from tests.browser_support import (
     DESKTOP,
     LOCALES,
-    PHONE,
     needs_browser,
     page_problems,
     screenshot,
-    sideways,
+    sign_in,
+    sign_in_here,
+    too_wide,
     watch_policy,
 )
-from tests.browser_support import browser as browser  # the fixture
-from tests.support import config, eur, make, payable, sqlite_copy, top_up
-from tests.web_support import BASE_URL, PASSWORD
-
-try:
-    from playwright.async_api import Page
-except ImportError:  # pragma: no cover - CI installs the test extra
-    pass
+from tests.browser_support import browser as browser  # the fixtures; the deployment is SQLite only
+from tests.browser_support import served_site as served_site
+from tests.browser_support import web_deployment as web_deployment
+from tests.support import eur, payable, top_up
+from tests.web_support import BASE_URL
 
 pytestmark = needs_browser
-
-
-@pytest.fixture
-def deployment(tmp_path, sqlite_template, outbox):
-    """The pages need no second database: SQLite only."""
-    data = config(name="Flattr gateway")
-    data["mail"] = {"outbox": str(outbox)}
-    made = make(sqlite_copy(sqlite_template, tmp_path / "web.sqlite3"), data)
-    yield made
-    made.close()
-
-
-@pytest.fixture
-async def site(deployment, aiohttp_server) -> str:
-    server = await aiohttp_server(create_app(deployment, limiter=MemoryLimiter()), host="127.0.0.1")
-    return f"http://127.0.0.1:{server.port}"
 
 
 @pytest.fixture
@@ -81,13 +61,6 @@ async def blog(aiohttp_server) -> tuple[str, dict[str, str]]:
 
 def blog_page(title: str, body: str) -> str:
     return f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>'
-
-
-async def sign_in_here(page: Page, handle: str) -> None:
-    """Fill the sign-in form the page shows and send it."""
-    await page.locator("#login").fill(handle)
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("main form button[type=submit]").click()
 
 
 async def until(condition: Callable[[], Any]) -> None:
@@ -190,30 +163,17 @@ async def test_the_button_pages_pass_every_check(browser, site, deployment, lang
     desktop = await browser.new_context(locale=LOCALES[language], viewport=DESKTOP, bypass_csp=True)
     page = await desktop.new_page()
     found["confirmation, signed out"] = await page_problems(desktop, page, site, f"/flattr/{thing}", language)
-    await page.goto(f"{site}/signin")
-    await sign_in_here(page, "reader")
-    await page.wait_for_url(f"{site}/account")
+    await sign_in(page, site, "reader")
     found["confirmation"] = await page_problems(desktop, page, site, f"/flattr/{thing}", language)
     if language == "fr":
         await page.screenshot(path=screenshot("button-fr"), full_page=True)
     await desktop.clear_cookies()
-    await page.goto(f"{site}/signin")
-    await sign_in_here(page, "artist")
-    await page.wait_for_url(f"{site}/account")
+    await sign_in(page, site, "artist")
     found["snippets"] = await page_problems(desktop, page, site, f"/things/{thing}/button", language)
     if language == "en":
         await page.screenshot(path=screenshot("button-snippets-en"), full_page=True)
     await desktop.close()
 
-    phone = await browser.new_context(locale=LOCALES[language], viewport=PHONE, is_mobile=True, has_touch=True)
-    page = await phone.new_page()
-    for path in (f"/flattr/{thing}", f"/flattr/{thing}?popup=1"):
-        await page.goto(site + path)
-        found[f"wide {path}"] = await sideways(page)
-    await page.goto(f"{site}/signin")
-    await sign_in_here(page, "artist")
-    await page.wait_for_url(f"{site}/account")
-    await page.goto(f"{site}/things/{thing}/button")
-    found["wide snippets"] = await sideways(page)
-    await phone.close()
+    found.update(await too_wide(browser, site, language, [f"/flattr/{thing}", f"/flattr/{thing}?popup=1"]))
+    found.update(await too_wide(browser, site, language, [f"/things/{thing}/button"], "artist"))
     assert {label: problems for label, problems in found.items() if problems} == {}

@@ -14,45 +14,16 @@ import asyncio
 
 import pytest
 
-from gateway.http.app import create_app
-from gateway.http.ratelimit import MemoryLimiter
 from gateway.usecases.identity import profile
 from gateway.usecases.statements import withdrawals_of
-from tests.browser_support import DESKTOP, LOCALES, PHONE, needs_browser, page_problems, screenshot, sideways, watch_policy
-from tests.browser_support import browser as browser  # the fixture
+from tests.browser_support import DESKTOP, LOCALES, needs_browser, page_problems, screenshot, sign_in, too_wide, watch_policy
+from tests.browser_support import browser as browser  # the fixtures; the deployment is SQLite only
+from tests.browser_support import served_site as served_site
+from tests.browser_support import web_deployment as web_deployment
 from tests.creator_support import creator_with_earnings
-from tests.support import PASSWORD, balance, config, make, sqlite_copy
-
-try:
-    from playwright.async_api import Page
-except ImportError:  # pragma: no cover - CI installs the test extra
-    pass
+from tests.support import balance
 
 pytestmark = needs_browser
-
-
-@pytest.fixture
-def deployment(tmp_path, sqlite_template, outbox):
-    """The pages need no second database: SQLite only."""
-    data = config(name="Flattr gateway")
-    data["mail"] = {"outbox": str(outbox)}
-    made = make(sqlite_copy(sqlite_template, tmp_path / "web.sqlite3"), data)
-    yield made
-    made.close()
-
-
-@pytest.fixture
-async def site(deployment, aiohttp_server) -> str:
-    server = await aiohttp_server(create_app(deployment, limiter=MemoryLimiter(clock=lambda: 1_000_000.0)), host="127.0.0.1")
-    return f"http://127.0.0.1:{server.port}"
-
-
-async def sign_in(page: Page, site: str, handle: str) -> None:
-    await page.goto(site + "/signin")
-    await page.locator("#login").fill(handle)
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("main form button[type=submit]").click()
-    await page.wait_for_url(site + "/account")
 
 
 async def test_withdrawing_as_creator(browser, site, deployment):
@@ -119,13 +90,4 @@ async def test_every_creator_page_is_accessible_narrow_light_and_translated(brow
     assert problems == {}
     await desktop.close()
 
-    phone = await browser.new_context(locale=LOCALES[language], viewport=PHONE, is_mobile=True, has_touch=True)
-    page = await phone.new_page()
-    await sign_in(page, site, "artist")
-    wide = {}
-    for path in paths:
-        await page.goto(site + path)
-        if (width := await sideways(page)) is not None:
-            wide[path] = width
-    assert wide == {}
-    await phone.close()
+    assert await too_wide(browser, site, language, paths, "artist") == {}

@@ -13,19 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from aiohttp import web
 
 from gateway.http.app import create_app
 from gateway.http.ratelimit import MemoryLimiter
 from gateway.usecases.flattr import flattr
 from gateway.usecases.participants import register_participant
 from gateway.usecases.things import register_thing, update_thing
-from tests.browser_support import DESKTOP, LOCALES, PHONE, needs_browser, page_problems, screenshot, sideways
-from tests.browser_support import browser as browser  # the fixture
-from tests.support import config, eur, make, sqlite_copy, top_up
+from tests.browser_support import DESKTOP, LOCALES, needs_browser, page_problems, screenshot, too_wide
+from tests.browser_support import browser as browser  # the fixtures; the deployment is SQLite only
+from tests.browser_support import web_deployment as web_deployment
+from tests.support import eur, top_up
 
 pytestmark = needs_browser
-BADGE = '<svg xmlns="http://www.w3.org/2000/svg" width="110" height="20"><rect width="110" height="20" fill="#2e7d32"/></svg>'
 
 
 @dataclass(frozen=True)
@@ -33,16 +32,6 @@ class Scene:
     comic: int  # French
     essay: int  # English
     hidden: int
-
-
-@pytest.fixture
-def deployment(tmp_path, sqlite_template, outbox):
-    """The pages need no second database: SQLite only."""
-    data = config(name="Flattr gateway")
-    data["mail"] = {"outbox": str(outbox)}
-    made = make(sqlite_copy(sqlite_template, tmp_path / "web.sqlite3"), data)
-    yield made
-    made.close()
 
 
 @pytest.fixture
@@ -83,18 +72,10 @@ def scene(deployment) -> Scene:
     return Scene(comic.id, essay.id, hidden.id)
 
 
-async def stand_in_badge(request: web.Request) -> web.Response:
-    return web.Response(text=BADGE, content_type="image/svg+xml")
-
-
 @pytest.fixture
 async def site(deployment, scene, aiohttp_server) -> str:
-    app = create_app(deployment, limiter=MemoryLimiter(clock=lambda: 1_000_000.0))
-    # A thing's page shows its badge, which the badge helper's route draws; on a branch without it, a plain one stands in,
-    # so that the page's assets all load (page_problems weighs each).
-    if not any(resource.canonical.endswith("/badge.svg") for resource in app.router.resources()):
-        app.router.add_get("/things/{thing_id}/badge.svg", stand_in_badge)
-    server = await aiohttp_server(app, host="127.0.0.1")
+    """The scene is made before the server starts (the shared ``site`` does not wait for it)."""
+    server = await aiohttp_server(create_app(deployment, limiter=MemoryLimiter(clock=lambda: 1_000_000.0)), host="127.0.0.1")
     return f"http://127.0.0.1:{server.port}"
 
 
@@ -117,14 +98,7 @@ async def test_the_discovery_pages_are_accessible_narrow_light_and_translated(br
             await page.screenshot(path=screenshot("thing-fr"), full_page=True)
     await desktop.close()
 
-    phone = await browser.new_context(locale=LOCALES[language], viewport=PHONE, is_mobile=True, has_touch=True)
-    page = await phone.new_page()
-    for path in paths(scene):
-        await page.goto(site + path)
-        width = await sideways(page)
-        if width:
-            found[f"{path} at 375 px"] = width
-    await phone.close()
+    found.update(await too_wide(browser, site, language, paths(scene)))
     assert found == {}
 
 

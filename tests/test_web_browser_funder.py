@@ -30,8 +30,6 @@ import pytest
 from aiohttp import web
 
 from gateway.core.periods import parse_period
-from gateway.http.app import create_app
-from gateway.http.ratelimit import MemoryLimiter
 from gateway.usecases.budgets import set_budget
 from gateway.usecases.flattr import flattr
 from gateway.usecases.participants import register_participant
@@ -40,17 +38,13 @@ from gateway.usecases.statements import balances_of, top_up_of
 from gateway.usecases.subscriptions import subscribe
 from gateway.usecases.things import register_thing
 from gateway.usecases.top_up import top_up as start_top_up
-from tests.browser_support import DESKTOP, LOCALES, PHONE, needs_browser, page_problems, screenshot, sideways, watch_policy
-from tests.browser_support import browser as browser  # the fixture
+from tests.browser_support import DESKTOP, LOCALES, needs_browser, page_problems, screenshot, sign_in, too_wide, watch_policy
+from tests.browser_support import browser as browser  # the fixtures; the server serves this module's deployment
+from tests.browser_support import served_site as served_site
 from tests.fakes.localstripe import LocalStripe, fresh_app, patch_localstripe
 from tests.fakes.stripe_connect import running_fake
-from tests.support import NOVEMBER, PASSWORD, config, eur, make, payable, sqlite_copy, top_up
+from tests.support import NOVEMBER, config, eur, make, payable, sqlite_copy, top_up
 from tests.test_money_flows import earnings
-
-try:
-    from playwright.async_api import Page
-except ImportError:  # pragma: no cover - CI installs the test extra
-    pass
 
 pytestmark = needs_browser
 
@@ -120,12 +114,6 @@ async def deployment(tmp_path, sqlite_template, outbox, stripe_js) -> AsyncItera
             made.close()
 
 
-@pytest.fixture
-async def site(deployment, aiohttp_server) -> str:
-    server = await aiohttp_server(create_app(deployment, limiter=MemoryLimiter()), host="127.0.0.1")
-    return f"http://127.0.0.1:{server.port}"
-
-
 def funder(deployment, handle: str, language: str = "en") -> int:
     return payable(deployment, handle, preferred_currency="EUR", language=language)
 
@@ -133,14 +121,6 @@ def funder(deployment, handle: str, language: str = "en") -> int:
 def wallet(deployment, who: int) -> Any:
     found = [b.balance for b in balances_of(deployment, who) if b.purpose == "wallet" and b.balance.currency.code == "EUR"]
     return found[0] if found else None
-
-
-async def sign_in(page: Page, site: str, handle: str) -> None:
-    await page.goto(site + "/signin")
-    await page.locator("#login").fill(handle)
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("main form button[type=submit]").click()
-    await page.wait_for_url(site + "/account")
 
 
 def settled_october(deployment, funders: list[int]) -> None:
@@ -284,13 +264,5 @@ async def test_every_dashboard_page_is_accessible_narrow_light_and_translated(br
             await page.screenshot(path=screenshot("dashboard-en"), full_page=True)
     await desktop.close()
 
-    phone = await browser.new_context(locale=LOCALES[language], viewport=PHONE, is_mobile=True, has_touch=True)
-    page = await phone.new_page()
-    await sign_in(page, site, handle)
-    for path in paths:
-        await page.goto(site + path)
-        width = await sideways(page)
-        if width:
-            found[f"{path} at 375 px"] = width
-    await phone.close()
+    found.update(await too_wide(browser, site, language, paths, handle))
     assert found == {}

@@ -19,14 +19,22 @@ from gateway.usecases.flattr import flattr
 from gateway.usecases.identity.profile import update_profile
 from gateway.usecases.identity.roles import set_role
 from gateway.usecases.settlement import settle
-from tests.browser_support import DESKTOP, LOCALES, PHONE, needs_browser, page_problems, screenshot, serious_violations, sideways
-from tests.browser_support import browser as browser  # the fixture
+from tests.browser_support import (
+    DESKTOP,
+    LOCALES,
+    needs_browser,
+    page_problems,
+    screenshot,
+    serious_violations,
+    sign_in,
+    too_wide,
+)
+from tests.browser_support import browser as browser  # the fixtures; the deployment is SQLite only
+from tests.browser_support import served_site as served_site
+from tests.browser_support import web_deployment as web_deployment
 from tests.support import DECEMBER, eur, payable, top_up
 from tests.test_settle_background import prepare_waits
 from tests.test_settlement import fund, thing
-from tests.test_web_browser import deployment as deployment  # the fixtures: SQLite only, and the server
-from tests.test_web_browser import sign_in
-from tests.test_web_browser import site as site
 from tests.test_web_operator import OPERATOR_PAGES
 
 pytestmark = needs_browser
@@ -118,13 +126,5 @@ async def test_every_operator_and_transparency_page_is_accessible_narrow_and_tra
     found.update({label: bad for label, bad in answered.items() if bad})
     await desktop.close()
 
-    phone = await browser.new_context(locale=LOCALES[language], viewport=PHONE, is_mobile=True, has_touch=True)
-    page = await phone.new_page()
-    await sign_in(page, site, "boss")
-    for path in pages:
-        await page.goto(site + path)
-        width = await sideways(page)
-        if width:
-            found[f"{path} at 375 px"] = width
-    await phone.close()
+    found.update(await too_wide(browser, site, language, pages, "boss"))
     assert found == {}

@@ -92,6 +92,20 @@ async def test_settling_as_operator_with_javascript_off_shows_the_report_after_t
     await page.screenshot(path=screenshot("operator-settlement-en"), full_page=True)
     await context.close()
 
+    # The funder then finds the receipt of what the operator settled, and its chart (JavaScript off as well).
+    funder = await browser.new_context(locale="en-GB", java_script_enabled=False, viewport=DESKTOP)
+    page = await funder.new_page()
+    await sign_in(page, site, "fan")
+    await page.get_by_role("link", name="My budget").click()
+    await page.get_by_role("link", name="Receipts of past periods").click()
+    await page.get_by_role("link", name="Period 2026-10").click()
+    await page.wait_for_url(site + "/dashboard/receipts/2026-10")
+    assert await page.get_by_role("img", name="Where your EUR went in 2026-10").is_visible()
+    assert await page.locator("figure.chart rect.chart-bar").count() == 3  # the two things and the fee
+    numbers = await page.locator("figure.chart table.numbers").inner_text()
+    assert numbers.count("€1.35") == 2  # 3.00 less the fee, in two halves
+    await funder.close()
+
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 async def test_every_operator_and_transparency_page_is_accessible_narrow_and_translated(browser, site, deployment, language):

@@ -25,7 +25,7 @@ walkthrough: $(VENV)/.installed
 
 # The static checks, then every test: a finding of ruff or mypy fails the run as a failing test does.
 test: check
-	$(VENV)/bin/pytest -n auto
+	$(VENV)/bin/pytest -n auto --dist worksteal
 
 check: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -156,3 +156,9 @@ def railed(deployment_factory, scripted_rail_path, provider):
     data = config()
     data["rails"]["scripted"] = scripted_options(provider)
     return deployment_factory(data)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``slow`` tests first (the order among each kind kept): under pytest-xdist, a minute-long test that started
+    last would keep the whole run waiting for it alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

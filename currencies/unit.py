@@ -82,7 +82,9 @@ class CurrencyUnit:
             value = Decimal(text.strip())
         except InvalidOperation:
             raise ValidationError(f"{text!r} is not an amount") from None
-        scaled = value * self.minor_per_major
+        with localcontext() as exact:  # the default 28 digits would round "5.000…0001" to 5.00 before the check
+            exact.prec = len(text) + 30
+            scaled = value * self.minor_per_major
         if scaled != scaled.to_integral_value():
             raise ValidationError(f"{self.code} counts in 1/{self.minor_per_major}; {text!r} is finer than that")
         return int(scaled)

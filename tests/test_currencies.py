@@ -32,7 +32,16 @@ def test_fiat_minor_units(code, text, minor):
 
 
 @pytest.mark.parametrize(
-    "code, text", [("JPY", "1.5"), ("EUR", "1.005"), ("EUR", "1e3"), ("EUR", "abc"), ("EUR", "NaN"), ("EUR", "")]
+    "code, text",
+    [
+        ("JPY", "1.5"),
+        ("EUR", "1.005"),
+        ("EUR", "5.000000000000000000000000000001"),  # past Decimal's 28 digits: not rounded away before the check
+        ("EUR", "1e3"),
+        ("EUR", "abc"),
+        ("EUR", "NaN"),
+        ("EUR", ""),
+    ],
 )
 def test_amounts_finer_than_the_minor_unit_or_not_numbers_are_refused(code, text):
     with pytest.raises(ValidationError):

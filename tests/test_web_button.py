@@ -203,6 +203,10 @@ async def test_in_a_popup_the_post_answers_with_the_thank_you_page_for_the_opene
     await sign_in(client, "fan")
     response, html = await page(client, f"/flattr/{thing}?popup=1")
     assert 'name="popup" value="1"' in html and assets()["flattr-popup.js"].name in html
+    # The button waits for the window to be seen (its script enables it): no double click the opener asked for flattrs.
+    assert '<button type="submit" id="flattr-confirm" disabled>' in html
+    _, plain = await page(client, f"/flattr/{thing}")
+    assert "disabled" not in plain  # the page itself, reached by a link, needs no script
     response, html = await post_form(client, f"/flattr/{thing}", {"seen": "0", "popup": "1"}, token=csrf_token(html))
     assert response.status == 200
     assert f'data-thing="{thing}" data-count="1" data-origin="https://blog.example"' in html

@@ -15,7 +15,7 @@ from gateway.http.ratelimit import MemoryLimiter
 from gateway.usecases.identity import profile
 from tests.http_support import wait_for_mail
 from tests.test_web_account import account_id
-from tests.web_support import error_text, flash_text, link_of, page, post_form, signed_up_through_pages
+from tests.web_support import PASSWORD, error_text, flash_text, link_of, page, post_form, signed_up_through_pages
 
 
 @pytest.fixture
@@ -62,9 +62,18 @@ async def test_two_factor_sign_in_is_on_only_after_a_right_code_and_off_only_wit
 async def test_a_new_address_is_taken_when_its_link_is_opened(client, deployment, outbox):
     await signed_up_through_pages(client, outbox, "mover")
     me = account_id(deployment, client)
-    response, html = await post_form(client, "/account/email", {"email": "not an address"}, from_page="/account/security")
+    response, html = await post_form(
+        client, "/account/email", {"email": "not an address", "password": PASSWORD}, from_page="/account/security"
+    )
     assert response.status == 422 and error_text(html) == "This is not an e-mail address."
-    response, _ = await post_form(client, "/account/email", {"email": "new@example.org"}, from_page="/account/security")
+    # The password again: a session alone (a shared computer, a stolen cookie) cannot move the account elsewhere.
+    response, html = await post_form(
+        client, "/account/email", {"email": "new@example.org", "password": "not the password"}, from_page="/account/security"
+    )
+    assert response.status == 401 and error_text(html) == "This login and password do not match."
+    response, _ = await post_form(
+        client, "/account/email", {"email": "new@example.org", "password": PASSWORD}, from_page="/account/security"
+    )
     assert response.status == 303
     assert profile.profile(deployment, me).email == "mover@example.org"  # until the link is opened
     link = link_of(await wait_for_mail(outbox, "new@example.org"))

@@ -21,6 +21,7 @@ from gateway.errors import (
 )
 from gateway.formatting import money
 from gateway.i18n import N_
+from gateway.usecases.amounts import MAX_MINOR
 from gateway.web.messages import describe
 from gateway.web.page import Page
 
@@ -44,6 +45,8 @@ def amount_of(page: Page, amount_field: str = "amount", currency_field: str = "c
         raise ValidationError(error.message, field=amount_field) from None
     if minor <= 0:
         raise ValidationError("the amount must be more than zero", field=amount_field)
+    if minor > MAX_MINOR:
+        raise ValidationError(f"the amount must be at most {unit.format_amount(MAX_MINOR)}", field=amount_field)
     return unit.from_minor(minor)
 
 

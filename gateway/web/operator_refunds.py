@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.core import keys
 from gateway.errors import GatewayError, NotFound, ValidationError
 from gateway.i18n import N_
 from gateway.security import new_token
@@ -104,7 +105,13 @@ async def refund(page: Page) -> web.StreamResponse:
             here=found["here"],
         )
     try:
-        await refund_top_up(page.deployment, page.me, top_up_id, page.deployment.currencies.money(minor, unit.code), key)
+        await refund_top_up(
+            page.deployment,
+            page.me,
+            top_up_id,
+            page.deployment.currencies.money(minor, unit.code),
+            keys.client(f"p{page.me}", key),
+        )
     except GatewayError as error:
         return page.form_error("operator_top_up.html", error, **await _find(page, top_up_id))
     return page.redirect(f"{TOP_UPS}?id={top_up_id}", "refund_asked")

@@ -35,6 +35,7 @@ from gateway.usecases.payout_rails import PayoutRail, payout_rails, withdraw_to_
 from gateway.usecases.statements import balances_of, withdrawal_of, withdrawals_of
 from gateway.web.creator import in_minor
 from gateway.web.creator_errors import DESTINATIONS, WITHDRAW, form_error
+from gateway.web.money_forms import amount_of
 from gateway.web.page import Formats, Page, Site
 
 pages = Site()
@@ -119,8 +120,8 @@ async def withdraw_form(page: Page) -> web.StreamResponse:
 @pages.page("POST", "/creator/withdraw", signed_in=True)
 async def withdraw_post(page: Page) -> web.StreamResponse:
     try:
-        rail, code = page.text("rail"), page.text("currency")
-        amount = _amount(page, code)
+        rail = page.text("rail")
+        amount = amount_of(page)
         payout = page.text("payout_currency") or None
         key = page.text("key")
         if not key:
@@ -134,15 +135,6 @@ async def withdraw_post(page: Page) -> web.StreamResponse:
         params = _error_params(page, error)
         return form_error(page, "creator_withdraw.html", error, WITHDRAW, params, **await _withdraw(page))
     return page.redirect(f"/creator/withdrawals/{done.id}", "withdrawal_asked")
-
-
-def _amount(page: Page, code: str) -> Any:
-    """The amount typed, in ``code`` (a 422 on the amount field where it is no amount of it)."""
-    try:
-        unit = page.deployment.currencies.get(code)
-        return unit.from_minor(unit.parse(page.text("amount")))
-    except GatewayError as error:
-        raise ValidationError(error.message, field="amount") from None
 
 
 def _error_params(page: Page, error: GatewayError) -> dict[str, object]:

@@ -5,8 +5,9 @@ secret is shown (as text and as an ``otpauth://`` link an authenticator app
 opens), and only a first right code from the app puts it in force, so that
 nobody locks themselves out with a secret their app never took. Switching it
 off asks for a code too: a stolen session alone cannot lower the account's
-guard. A new address changes nothing until its mailed link is opened (the
-page says the same whether or not the address was free).
+guard. A new address asks for the password again, and changes nothing until
+its mailed link is opened (the page says the same whether or not the address
+was free).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import web
 
 from gateway.errors import GatewayError
 from gateway.usecases.identity import profile, totp
+from gateway.usecases.identity.confirm import check_password
 from gateway.web.account import limit
 from gateway.web.page import Page, Site
 
@@ -69,9 +71,17 @@ async def disable(page: Page) -> web.StreamResponse:
 
 @pages.page("POST", "/account/email", signed_in=True)
 async def change_email(page: Page) -> web.StreamResponse:
-    """The link goes to the new address; the account keeps the old one until it is opened."""
+    """The link goes to the new address; the account keeps the old one until it is opened.
+
+    The password again first: with the address, whoever holds a session alone
+    (a shared computer, a stolen cookie) could reset the password and keep
+    the account.
+    """
     try:
-        await page.run(profile.update_profile, page.deployment, page.me, email=page.text("email"))
+        email, password = page.text("email"), page.text("password")
+        await limit(page, "totp")  # a password to guess
+        await page.run(check_password, page.deployment, page.me, password)
+        await page.run(profile.update_profile, page.deployment, page.me, email=email)
     except GatewayError as error:
         return page.form_error("security.html", error, **_security(page, new_email=page.value("email")))
     return page.redirect("/account/security", "address_asked")

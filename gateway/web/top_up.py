@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters import IN_FLIGHT, PaymentState
+from gateway.core import keys
 from gateway.errors import GatewayError, NotFound, RailUnavailable
 from gateway.i18n import N_
 from gateway.usecases.statements import top_up_of
@@ -81,7 +82,7 @@ async def top_up_post(page: Page) -> web.StreamResponse:
     try:
         rail = page.text("rail")
         amount = amount_of(page)
-        started = await top_up(page.deployment, page.me, amount, rail, page.text("key"))
+        started = await top_up(page.deployment, page.me, amount, rail, keys.client(f"p{page.me}", page.text("key")))
     except GatewayError as error:
         text, field = problem(page, error, page.value("currency"))
         return page.render("top_up.html", status=error.status, error=text, error_field=field, **_context(page))
@@ -89,11 +90,10 @@ async def top_up_post(page: Page) -> web.StreamResponse:
 
 
 def _after(page: Page, started: TopUp) -> web.Response:
+    """The dashboard when the money is in; else the top-up's own page, which links to the provider's approval page
+    where there is one: a browser refuses a form's redirect to another site under ``form-action 'self'``."""
     if started.status == PaymentState.SUCCEEDED:
         return page.redirect("/dashboard", "topped_up")
-    action = started.next_action or {}
-    if started.status == PaymentState.REQUIRES_ACTION and action.get("type") == "redirect" and action.get("url"):
-        return web.Response(status=303, headers={"Location": action["url"], **page.headers})  # the provider's page
     return page.redirect(f"/dashboard/top-up/{started.id}")
 
 

@@ -126,8 +126,13 @@ async def test_a_new_address_gets_the_same_answer_free_or_taken_and_changes_once
     await account(client, outbox, "fan")
     await account(client, outbox, "other")
     csrf = await signed_in(client, "fan")
-    taken = await client.patch("/api/v1/me", json={"email": "other@example.org"}, headers=csrf)
-    free = await client.patch("/api/v1/me", json={"email": "new@example.org"}, headers=csrf)
+    # The password again: a session alone cannot move where password resets go.
+    alone = await client.patch("/api/v1/me", json={"email": "new@example.org"}, headers=csrf)
+    assert alone.status == 401
+    wrong = await client.patch("/api/v1/me", json={"email": "new@example.org", "password": "not it"}, headers=csrf)
+    assert wrong.status == 401
+    taken = await client.patch("/api/v1/me", json={"email": "other@example.org", "password": PASSWORD}, headers=csrf)
+    free = await client.patch("/api/v1/me", json={"email": "new@example.org", "password": PASSWORD}, headers=csrf)
     assert taken.status == free.status == 200
     assert await taken.json() == await free.json()
     assert (await free.json())["email"] == "fan@example.org"  # the old address stays until the link is opened

@@ -26,6 +26,7 @@ from gateway.rules import (
     anchored,
 )
 from gateway.usecases.identity import passwords, profile, sessions, signup, tokens, totp
+from gateway.usecases.identity.confirm import check_password
 
 router = Api()
 T = TypeVar("T")
@@ -85,6 +86,11 @@ class ProfileChanges(Model):
         default=None,
         max_length=EMAIL_MAX,
         description="a new address: mailed a link, and mine once the link is opened; the answer shows the current one",
+    )
+    password: StrictStr | None = Field(
+        default=None,
+        max_length=1024,
+        description="my password again, needed with a new email: a session alone must not move where resets go",
     )
     auto_submit_sites: list[StrictStr] | None = Field(
         default=None,
@@ -234,9 +240,12 @@ async def me(call: Call) -> ProfileOut:
 async def change_me(call: Call) -> ProfileOut:
     """200 and my profile, with my current address: a new one answers alike whether another account holds it."""
     changes = call.body.model_dump(exclude_unset=True)
-    if "email" in changes and call.caller.via != "session":
-        # The address is where password resets go: a leaked token must not be able to redirect them.
-        raise Forbidden("changing the e-mail address needs a signed-in session, not a token")
+    password = changes.pop("password", None)
+    if "email" in changes:
+        # The address is where password resets go: neither a leaked token nor a session alone may redirect them.
+        if call.caller.via != "session":
+            raise Forbidden("changing the e-mail address needs a signed-in session, not a token")
+        await call.run(check_password, call.deployment, call.me, password or "")
     await call.run(profile.update_profile, call.deployment, call.me, **changes)
     return profile_out(await call.run(profile.profile, call.deployment, call.me))
 
